@@ -1,0 +1,54 @@
+# blogapi — `make run` serves a development server, `make test` runs the whole suite.
+# Both create the virtualenv (.venv) and install what they need on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help run test lint format migrate clean
+
+help:
+	@echo "make run     set up, migrate the database and serve on http://$(HOST):$(PORT)"
+	@echo "make test    set up and run the test suite (DATABASE_URL picks the database)"
+	@echo "make lint    ruff lint and format check"
+
+$(BIN)/python:
+	@echo ">> creating virtualenv $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	@echo ">> installing runtime dependencies"
+	$(BIN)/pip install --quiet --progress-bar off -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	@echo ">> installing runtime and test dependencies"
+	$(BIN)/pip install --quiet --progress-bar off -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+# The development server: DEBUG on (a built-in dev SECRET_KEY), SQLite unless DATABASE_URL says otherwise.
+run: export DEBUG ?= true
+run: $(VENV)/.runtime-installed
+	$(BIN)/python manage.py migrate --noinput
+	@echo ">> serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+migrate: $(VENV)/.runtime-installed
+	$(BIN)/python manage.py migrate --noinput
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("users/", views.UserCreateView.as_view(), name="user-create"),
+    path("users/me/", views.UserMeView.as_view(), name="user-me"),
+    path("users/<id:pk>/", views.UserDetailView.as_view(), name="user-detail"),
+    path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,46 @@
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+
+
+class StrictLimitOffsetPagination(LimitOffsetPagination):
+    """limit/offset paging that rejects bad values with 400 instead of silently using defaults.
+
+    `limit` above `max_limit` is capped; an offset past the end gives an empty page without
+    asking the database for rows.
+    """
+
+    default_limit = 10
+    max_limit = 100
+
+    def get_limit(self, request):
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is None:
+            return self.default_limit
+        return min(_parse_int(self.limit_query_param, raw, minimum=1), self.max_limit)
+
+    def get_offset(self, request):
+        raw = request.query_params.get(self.offset_query_param)
+        if raw is None:
+            return 0
+        return _parse_int(self.offset_query_param, raw, minimum=0)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        self.count = self.get_count(queryset)
+        if self.count == 0 or self.offset >= self.count:
+            return []
+        return list(queryset[self.offset : self.offset + self.limit])
+
+
+def _parse_int(name: str, raw: str, *, minimum: int) -> int:
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit():
+        if raw.startswith("-") and raw[1:].isdigit():
+            raise ValidationError({name: [f"Ensure this value is greater than or equal to {minimum}."]})
+        raise ValidationError({name: ["A valid integer is required."]})
+    value = int(raw[:30])
+    if value < minimum:
+        raise ValidationError({name: [f"Ensure this value is greater than or equal to {minimum}."]})
+    return value

@@ -1,0 +1,64 @@
+"""Shared fixtures: API clients, users, and a way to log in through the real token endpoint."""
+
+import itertools
+from urllib.parse import urlencode
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+
+PASSWORD = "correct-horse-battery-staple"
+_emails = itertools.count(1)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str | None = None, password: str = PASSWORD, **extra) -> User:
+        email = email or f"user{next(_emails)}@example.com"
+        return User.objects.create_user(email=email, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    return make_user("alice@example.com")
+
+
+@pytest.fixture
+def other_user(make_user) -> User:
+    return make_user("bob@example.com")
+
+
+def login(client: APIClient, email: str, password: str = PASSWORD) -> dict:
+    """Log in through POST /api/v1/auth/token/ and return the token pair."""
+    response = client.post(
+        "/api/v1/auth/token/",
+        urlencode({"grant_type": "password", "username": email, "password": password}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def bearer(access_token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    return client
+
+
+@pytest.fixture
+def auth_client(user) -> APIClient:
+    """A client holding a real Bearer access token for `user`."""
+    return bearer(login(APIClient(), user.email)["access_token"])
+
+
+@pytest.fixture
+def other_client(other_user) -> APIClient:
+    return bearer(login(APIClient(), other_user.email)["access_token"])

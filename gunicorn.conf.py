@@ -1,0 +1,31 @@
+"""gunicorn settings, read automatically by `gunicorn blogapi.wsgi` from this folder.
+
+Each knob can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Sync workers: the API is CPU-bound Python plus short database round trips.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 10_000
+max_requests_jitter = 1_000
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    # Load the settings once in the master, so a missing SECRET_KEY stops startup with one
+    # sentence instead of workers failing one after another.
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogapi.settings")
+    django.setup(set_prefix=False)

@@ -1,0 +1,76 @@
+from datetime import UTC, date, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from .models import Post
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.Filter):
+    """An integer id; anything else (text, decimals, numbers beyond 64 bits) is a 400."""
+
+    field_class = forms.IntegerField
+
+
+def _start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class PostFilter(django_filters.FilterSet):
+    """List parameters of API.md; any invalid value is a 400, never silently ignored."""
+
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=500,
+        help_text="Every whitespace-separated term must occur in the title or the content "
+        "(case-insensitive plain substring).",
+    )
+    created_after = django_filters.DateFilter(
+        method="filter_created_after",
+        input_formats=["%Y-%m-%d"],
+        help_text="YYYY-MM-DD, whole days in UTC, inclusive.",
+    )
+    created_before = django_filters.DateFilter(
+        method="filter_created_before",
+        input_formats=["%Y-%m-%d"],
+        help_text="YYYY-MM-DD, whole days in UTC, inclusive.",
+    )
+    owner = IdFilter(
+        field_name="owner_id",
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="A user id.",
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=(("created_at", "created_at"), ("vote_count", "votes")),
+        help_text="created_at, -created_at (default), votes or -votes; ties broken by id.",
+    )
+
+    class Meta:
+        model = Post
+        fields = ["search", "created_after", "created_before", "owner", "ordering"]
+
+    def filter_search(self, queryset, name, value):
+        for term in value.split():
+            queryset = queryset.filter(Q(title__icontains=term) | Q(content__icontains=term))
+        return queryset
+
+    def filter_created_after(self, queryset, name, value: date):
+        return queryset.filter(created_at__gte=_start_of_day(value))
+
+    def filter_created_before(self, queryset, name, value: date):
+        if value == date.max:
+            return queryset
+        return queryset.filter(created_at__lt=_start_of_day(value + timedelta(days=1)))
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        # Ordering is always total: created_at or votes, then id in the same direction.
+        keys = self.form.cleaned_data.get("ordering") or ["-created_at"]
+        keys = [{"votes": "vote_count", "-votes": "-vote_count"}.get(k, k) for k in keys]
+        tie_breaker = "-id" if keys[-1].startswith("-") else "id"
+        return queryset.order_by(*keys, tie_breaker)

@@ -1,0 +1,34 @@
+from rest_framework import serializers
+
+from accounts.serializers import UserSerializer
+
+from .models import CONTENT_MAX, TITLE_MAX, Post
+
+
+class PostSerializer(serializers.ModelSerializer):
+    """A post as every endpoint returns it; `owner` comes from the request, never the body."""
+
+    title = serializers.CharField(max_length=TITLE_MAX)
+    content = serializers.CharField(max_length=CONTENT_MAX)
+    owner = UserSerializer(read_only=True)
+    votes = serializers.IntegerField(source="vote_count", read_only=True, help_text="Number of likes.")
+    has_voted = serializers.SerializerMethodField(help_text="Whether you liked this post.")
+
+    class Meta:
+        model = Post
+        fields = [
+            "id",
+            "title",
+            "content",
+            "published",
+            "created_at",
+            "updated_at",
+            "owner",
+            "votes",
+            "has_voted",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_has_voted(self, post: Post) -> bool:
+        # Annotated by PostQuerySet.with_votes(); a post just created has no likes yet.
+        return bool(getattr(post, "has_voted", False))

@@ -1,0 +1,42 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.serializers import DetailSerializer
+
+from . import services
+from .serializers import VoteSerializer
+
+
+class VoteView(APIView):
+    @extend_schema(
+        request=VoteSerializer,
+        responses={
+            200: OpenApiResponse(DetailSerializer, description="Like taken back (dir 0)"),
+            201: OpenApiResponse(DetailSerializer, description="Post liked (dir 1)"),
+            400: OpenApiResponse(description="dir not 0 or 1, or post_id not an integer"),
+            404: OpenApiResponse(
+                DetailSerializer, description="No such visible post, or no like to take back"
+            ),
+            409: OpenApiResponse(DetailSerializer, description="Already liked"),
+        },
+        summary="Like a post, or take the like back",
+    )
+    def post(self, request):
+        serializer = VoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        post_id = serializer.validated_data["post_id"]
+        try:
+            if serializer.validated_data["dir"] == 1:
+                services.vote_cast(user=request.user, post_id=post_id)
+                return Response({"detail": "Vote added."}, status=status.HTTP_201_CREATED)
+            services.vote_withdraw(user=request.user, post_id=post_id)
+            return Response({"detail": "Vote removed."}, status=status.HTTP_200_OK)
+        except services.PostNotFound:
+            raise NotFound(f"Post {post_id} does not exist.") from None
+        except services.VoteNotFound:
+            raise NotFound("You have not liked this post.") from None
+        except services.AlreadyVoted:
+            return Response({"detail": "You have already liked this post."}, status=status.HTTP_409_CONFLICT)
