@@ -204,7 +204,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "blogapi.exceptions.api_exception_handler",
-    "NUM_PROXIES": NUM_PROXIES or None,
+    # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
+    "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNICODE_JSON": True,
 }

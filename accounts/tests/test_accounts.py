@@ -400,3 +400,17 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip() == "blogapi: SECRET_KEY must be set when DEBUG is false."
+
+
+@pytest.mark.django_db
+@override_settings(AUTH_THROTTLE_RATE="2/min")
+def test_forged_forwarded_for_header_does_not_dodge_the_throttle(user):
+    from django.core.cache import cache
+
+    cache.clear()
+    codes = [
+        form_login(APIClient(HTTP_X_FORWARDED_FOR=f"203.0.113.{i}"), user.email, "wrong").status_code
+        for i in range(3)
+    ]
+    assert codes == [401, 401, 429]
+    cache.clear()
