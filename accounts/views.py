@@ -160,6 +160,11 @@ class PasswordRecoveryView(PublicAuthView):
         },
         auth=[],
         summary="Email a password recovery code (same answer whether or not the account exists)",
+        description=(
+            "Emails a 6-digit code to the account with this email, valid PASSWORD_RESET_CODE_MINUTES "
+            "and once; a new request cancels the previous code. The answer is the same whether or not "
+            "the account exists. The email is sent by a background task."
+        ),
     )
     def post(self, request):
         serializer = PasswordRecoverySerializer(data=request.data)
@@ -167,8 +172,7 @@ class PasswordRecoveryView(PublicAuthView):
         send = partial(tasks.email_recovery_code.enqueue, serializer.validated_data["email"])
         body = {"detail": RECOVERY_ACCEPTED}
         if tasks.runs_in_process():
-            # Run in the request, the task's cost (a code and an email, or nothing) would tell
-            # whether the account exists; after the response the client cannot time it.
+            # Inside the request the task's cost would reveal whether the account exists; after it, not.
             return RunAfterResponse(body, status=status.HTTP_202_ACCEPTED, after=send)
         send()
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -187,6 +191,10 @@ class PasswordResetView(PublicAuthView):
         },
         auth=[],
         summary="Set a new password with an emailed recovery code",
+        description=(
+            "Spends the code and sets the new password; every refresh and access token issued "
+            "before stops working. 5 wrong codes cancel the code."
+        ),
     )
     def post(self, request):
         serializer = PasswordResetSerializer(data=request.data)
