@@ -67,4 +67,61 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+class RecoveryCodeQuerySet(models.QuerySet):
+    def usable(self) -> "RecoveryCodeQuerySet":
+        """Codes that may still be redeemed: neither spent nor voided, and not yet expired."""
+        return self.filter(state=RecoveryCode.State.ACTIVE, expires_at__gt=timezone.now())
+
+    def dead(self) -> "RecoveryCodeQuerySet":
+        """Codes that can never work again: spent, voided or expired."""
+        return self.filter(
+            ~models.Q(state=RecoveryCode.State.ACTIVE) | models.Q(expires_at__lte=timezone.now())
+        )
+
+
+class RecoveryCode(models.Model):
+    """A one-time password-recovery code; only its keyed hash is stored."""
+
+    MAX_ATTEMPTS = 5
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "active"
+        SPENT = "spent", "spent"
+        VOIDED = "voided", "voided"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong codes tried against this one.")
+    state = models.CharField(max_length=6, choices=State.choices, default=State.ACTIVE)
+
+    objects = RecoveryCodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(state="active"),
+                name="accounts_recoverycode_one_active_per_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(attempts__lte=5),
+                name="accounts_recoverycode_attempts_max_5",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["active", "spent", "voided"]),
+                name="accounts_recoverycode_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code #{self.pk} for user #{self.user_id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
 models.EmailField.register_lookup(Lower)

@@ -64,3 +64,22 @@ class RefreshTokenSerializer(serializers.Serializer):
 
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class PasswordRecoverySerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    code = serializers.CharField(max_length=32, help_text="The 6-digit code from the recovery email.")
+    new_password = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=1024, style={"input_type": "password"}
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            password_validation.validate_password(attrs["new_password"], user=User(email=attrs["email"]))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+        return attrs

@@ -1,14 +1,22 @@
+import logging
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from .models import User
+from .models import RecoveryCode, User
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidCredentials(Exception):
@@ -21,6 +29,10 @@ class InvalidRefreshToken(Exception):
 
 class EmailTaken(Exception):
     pass
+
+
+class InvalidRecoveryCode(Exception):
+    """Wrong, expired, spent or voided code, or no such account: callers cannot tell which."""
 
 
 @dataclass(frozen=True)
@@ -106,3 +118,57 @@ def user_revoke_all_tokens(*, user: User) -> int:
     rows = [BlacklistedToken(token=token) for token in pending]
     BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def _recovery_code_hash(*, user_id: int, code: str) -> str:
+    # Keyed with SECRET_KEY: a leaked table alone does not let anyone try the million codes offline.
+    return salted_hmac("accounts.RecoveryCode", f"{user_id}:{code}", algorithm="sha256").hexdigest()
+
+
+@transaction.atomic
+def recovery_code_issue(*, email: str) -> tuple[User, str] | None:
+    """Give an active account a fresh code and void its older ones; the user row lock orders requests.
+
+    Returns the user and the plain code (to be mailed, never stored), or None when no active
+    account has that email.
+    """
+    user = User.objects.select_for_update().filter(email__lower=email.lower(), is_active=True).first()
+    if user is None:
+        return None
+    RecoveryCode.objects.filter(user=user, state=RecoveryCode.State.ACTIVE).update(
+        state=RecoveryCode.State.VOIDED
+    )
+    code = f"{secrets.randbelow(10**6):06d}"
+    RecoveryCode.objects.create(
+        user=user,
+        code_hash=_recovery_code_hash(user_id=user.pk, code=code),
+        expires_at=timezone.now() + timedelta(minutes=settings.PASSWORD_RESET_CODE_MINUTES),
+    )
+    return user, code
+
+
+def password_reset(*, email: str, code: str, new_password: str) -> User:
+    """Redeem a recovery code for a new password; a wrong code uses up one of the code's tries.
+
+    The code row is locked while it is checked, so concurrent guesses cannot exceed the limit.
+    """
+    with transaction.atomic():
+        user = User.objects.filter(email__lower=email.lower(), is_active=True).first()
+        recovery = (
+            RecoveryCode.objects.select_for_update().usable().filter(user=user).first() if user else None
+        )
+        if recovery is not None:
+            if constant_time_compare(recovery.code_hash, _recovery_code_hash(user_id=user.pk, code=code)):
+                recovery.state = RecoveryCode.State.SPENT
+                recovery.save(update_fields=["state"])
+                user.set_password(new_password)
+                user.save(update_fields=["password"])
+                user_revoke_all_tokens(user=user)
+                logger.info("password reset by recovery code for user %s", user.pk)
+                return user
+            recovery.attempts += 1
+            if recovery.attempts >= RecoveryCode.MAX_ATTEMPTS:
+                recovery.state = RecoveryCode.State.VOIDED
+            recovery.save(update_fields=["attempts", "state"])
+    # Raised after the block so the counted try is committed.
+    raise InvalidRecoveryCode

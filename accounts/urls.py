@@ -9,4 +9,6 @@ urlpatterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/password-recovery/", views.PasswordRecoveryView.as_view(), name="password-recovery"),
+    path("auth/password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
 ]

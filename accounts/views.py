@@ -1,4 +1,6 @@
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -8,11 +10,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import services, tasks
 from .models import User
 from .serializers import (
     EMAIL_TAKEN,
     DetailSerializer,
+    PasswordRecoverySerializer,
+    PasswordResetSerializer,
     RefreshTokenSerializer,
     TokenObtainSerializer,
     TokenPairSerializer,
@@ -23,6 +27,10 @@ from .throttles import AuthRateThrottle
 
 INVALID_CREDENTIALS = "Invalid credentials"
 INVALID_REFRESH = "Token is invalid or expired."
+RECOVERY_ACCEPTED = "If an account with that email exists, a recovery code is on its way to it."
+RESET_DONE = "Your password has been reset; log in with the new one."
+INVALID_RECOVERY_CODE = "The code is wrong, expired or no longer valid."
+THROTTLED = OpenApiResponse(DetailSerializer, description="Too many requests from this IP; see Retry-After")
 
 
 class PublicAuthView(APIView):
@@ -126,3 +134,73 @@ class LogoutView(APIView):
         except services.InvalidRefreshToken:
             raise serializers.ValidationError({"refresh_token": [INVALID_REFRESH]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunAfterResponse(Response):
+    """A Response that runs `after` in close(), which WSGI and ASGI servers call once it is sent."""
+
+    def __init__(self, *args, after: Callable[[], object], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._after = after
+
+    def close(self):
+        try:
+            self._after()
+        finally:
+            super().close()
+
+
+class PasswordRecoveryView(PublicAuthView):
+    @extend_schema(
+        request=PasswordRecoverySerializer,
+        responses={
+            202: DetailSerializer,
+            400: OpenApiResponse(description="Malformed email"),
+            429: THROTTLED,
+        },
+        auth=[],
+        summary="Email a password recovery code (same answer whether or not the account exists)",
+        description=(
+            "Emails a 6-digit code to the account with this email, valid PASSWORD_RESET_CODE_MINUTES "
+            "and once; a new request cancels the previous code. The answer is the same whether or not "
+            "the account exists. The email is sent by a background task."
+        ),
+    )
+    def post(self, request):
+        serializer = PasswordRecoverySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        send = partial(tasks.email_recovery_code.enqueue, serializer.validated_data["email"])
+        body = {"detail": RECOVERY_ACCEPTED}
+        if tasks.runs_in_process():
+            # Inside the request the task's cost would reveal whether the account exists; after it, not.
+            return RunAfterResponse(body, status=status.HTTP_202_ACCEPTED, after=send)
+        send()
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetView(PublicAuthView):
+    @extend_schema(
+        request=PasswordResetSerializer,
+        responses={
+            200: DetailSerializer,
+            400: OpenApiResponse(
+                description="Wrong, expired, spent or voided code, or no such account (one message); "
+                "or `new_password` errors from the password validators"
+            ),
+            429: THROTTLED,
+        },
+        auth=[],
+        summary="Set a new password with an emailed recovery code",
+        description=(
+            "Spends the code and sets the new password; every refresh and access token issued "
+            "before stops working. 5 wrong codes cancel the code."
+        ),
+    )
+    def post(self, request):
+        serializer = PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.password_reset(**serializer.validated_data)
+        except services.InvalidRecoveryCode:
+            raise serializers.ValidationError({"detail": INVALID_RECOVERY_CODE}) from None
+        return Response({"detail": RESET_DONE})
