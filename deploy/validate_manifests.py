@@ -75,11 +75,12 @@ def main() -> int:
                 if value == PLACEHOLDER
             )
             if unsealed:
-                print(f"note  {name}: placeholders to seal with kubeseal before applying: {', '.join(unsealed)}")
+                print(f"note  {name}: placeholders, seal real values before applying: {', '.join(unsealed)}")
     if not resources:
         print("ERROR no resources in the input")
         failed = True
-    print(f"{len(resources)} resources, {'FAILED' if failed else 'all valid'} (Kubernetes {', '.join(versions)})")
+    verdict = "FAILED" if failed else "all valid"
+    print(f"{len(resources)} resources, {verdict} (Kubernetes {', '.join(versions)})")
     return 1 if failed else 0
 
 
