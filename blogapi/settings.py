@@ -178,6 +178,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Health probes call the pods over plain HTTP from inside; a redirect would hide the answer.
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz)$"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # CORS: only the API is meant for browsers on other origins.
