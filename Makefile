@@ -52,3 +52,13 @@ format: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+# Postman: the collection run headless by newman against a live gunicorn on PostgreSQL
+# (DATABASE_URL, or blogapi_postman on 127.0.0.1); NEWMAN_ARGS='--folder posts' passes options to newman.
+.PHONY: postman
+postman/node_modules/.installed: postman/package.json postman/package-lock.json
+	cd postman && npm ci --no-audit --no-fund
+	@touch $@
+
+postman: $(VENV)/.runtime-installed postman/node_modules/.installed
+	postman/run $(NEWMAN_ARGS)
