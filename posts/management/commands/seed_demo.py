@@ -21,8 +21,17 @@ DEMO_DOMAIN = "demo.example.com"
 # Printed on every run: the demo accounts exist to be logged into.
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105
 
-FIRST_NAMES = ["ada", "alan", "barbara", "claude", "dennis", "donald", "edsger", "frances", "grace", "guido", "hedy", "ivan", "john", "ken", "linus", "margaret", "niklaus", "radia", "rasmus", "shafi", "sophie", "tim", "tony", "vint", "whitfield", "yukihiro"]
-LAST_NAMES = ["lovelace", "turing", "liskov", "shannon", "ritchie", "knuth", "dijkstra", "allen", "hopper", "rossum", "lamarr", "sutherland", "backus", "thompson", "torvalds", "hamilton", "wirth", "perlman", "lerdorf", "goldwasser", "wilson", "bernerslee", "hoare", "cerf", "diffie", "matsumoto"]
+FIRST_NAMES = (
+    "ada", "alan", "barbara", "claude", "dennis", "donald", "edsger", "frances", "grace", "guido",
+    "hedy", "ivan", "john", "ken", "linus", "margaret", "niklaus", "radia", "rasmus", "shafi",
+    "sophie", "tim", "tony", "vint", "whitfield", "yukihiro",
+)  # fmt: skip
+LAST_NAMES = (
+    "lovelace", "turing", "liskov", "shannon", "ritchie", "knuth", "dijkstra", "allen", "hopper",
+    "rossum", "lamarr", "sutherland", "backus", "thompson", "torvalds", "hamilton", "wirth",
+    "perlman", "lerdorf", "goldwasser", "wilson", "bernerslee", "hoare", "cerf", "diffie",
+    "matsumoto",
+)  # fmt: skip
 TOPICS = (
     "sourdough bread", "trail running", "home espresso", "balcony gardening", "film photography",
     "mechanical keyboards", "night trains", "bird watching", "board games", "bouldering",
@@ -228,6 +237,6 @@ class Command(BaseCommand):
         pairs.sort(key=itemgetter(1))
         new_votes = (Vote(user_id=user_id, post_id=post_id) for user_id, post_id in pairs)
 
-        # The triggers count only rows really inserted, so a like skipped as a conflict never inflates a count.
+        # The triggers count only rows really inserted: a like skipped as a conflict is not counted.
         for batch in self.batches("likes", new_votes, count):
             Vote.objects.bulk_create(batch, ignore_conflicts=True)
