@@ -106,6 +106,25 @@ def test_session_can_create_post_with_the_html_form(browser, user):
 
 
 @pytest.mark.django_db
+def test_post_form_starts_published_and_unticked_box_makes_a_draft(browser, user):
+    page = browser.get("/api/v1/posts/", **HTML).content.decode()
+    assert '<input type="checkbox" name="published" value="true" checked>' in page
+    # An unticked checkbox is simply absent from the submitted form.
+    response = browser.post(
+        "/api/v1/posts/", {"title": "Draft", "content": "Not yet"}, HTTP_X_CSRFTOKEN=csrf(browser)
+    )
+    assert response.status_code == 201
+    assert response.json()["published"] is False
+    json_post = browser.post(
+        "/api/v1/posts/",
+        {"title": "JSON", "content": "No flag"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf(browser),
+    )
+    assert json_post.json()["published"] is True
+
+
+@pytest.mark.django_db
 def test_session_post_without_csrf_token_is_refused(browser):
     response = browser.post("/api/v1/posts/", {"title": "t", "content": "c"})
     assert response.status_code == 403
@@ -139,6 +158,15 @@ def test_file_upload_is_a_400_not_stored(browser):
     )
     assert response.status_code == 400
     assert not Post.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pages_show_indented_json_and_plain_json_stays_compact(browser, auth_client):
+    page = browser.get("/api/v1/users/me/", **HTML).content.decode()
+    assert "</span>{\n  &quot;id&quot;: " in page
+    assert auth_client.get("/api/v1/users/me/").content.startswith(b'{"id":')
+    indented = auth_client.get("/api/v1/users/me/", HTTP_ACCEPT="application/json; indent=4")
+    assert indented.content.startswith(b'{\n  "id": ')
 
 
 @pytest.mark.django_db
