@@ -29,7 +29,8 @@ def _free_port(host: str, ports: range) -> int:
 
 @pytest.fixture(scope="session", autouse=True)
 def _live_server_address() -> None:
-    # The live server listens on loopback within this project's port range (--liveserver still wins).
+    # Loopback only, on a port of the range set aside for these tests on shared machines; the
+    # DJANGO_LIVE_TEST_SERVER_ADDRESS variable or --liveserver choose another address.
     if "DJANGO_LIVE_TEST_SERVER_ADDRESS" not in os.environ:
         os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = (
             f"127.0.0.1:{_free_port('127.0.0.1', LIVE_SERVER_PORTS)}"

@@ -110,7 +110,7 @@ def test_developer_creates_post_through_browsable_api_form(page, api, shot, user
     page.fill("#id_username", user.email)
     page.fill("#id_password", PASSWORD)
     shot("login")
-    page.locator("form#login-form [type=submit], form [type=submit]").first.click()
+    page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url("/api/v1/posts/")
     expect(page.locator(".response-info")).to_contain_text("200 OK")
     expect(page.locator(".navbar")).to_contain_text(user.email)
