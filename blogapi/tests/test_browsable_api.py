@@ -157,6 +157,19 @@ def test_file_upload_is_a_400_not_stored(browser):
         HTTP_X_CSRFTOKEN=csrf(browser),
     )
     assert response.status_code == 400
+    assert response.json() == {"detail": "File uploads are not accepted."}
+    assert not Post.objects.exists()
+
+
+@pytest.mark.django_db
+def test_oversize_body_is_a_413(browser, auth_client):
+    body = {"title": "t", "content": "c" * 300_000}
+    by_session = browser.post("/api/v1/posts/", body, HTTP_X_CSRFTOKEN=csrf(browser))
+    by_bearer = auth_client.post("/api/v1/posts/", body, format="multipart")
+    as_json = auth_client.post("/api/v1/posts/", body)
+    for response in (by_session, by_bearer, as_json):
+        assert response.status_code == 413
+        assert response.json() == {"detail": "The request body is too large."}
     assert not Post.objects.exists()
 
 
