@@ -141,6 +141,8 @@ WHITENOISE_USE_FINDERS = True
 
 # Request bodies: the API takes small JSON documents; anything larger is refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# No endpoint takes files: a multipart body with a file part is refused before it is stored.
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
 
 # Email
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
@@ -200,6 +202,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
+        # The browsable API's HTML forms post multipart/form-data.
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "blogapi.pagination.StrictLimitOffsetPagination",

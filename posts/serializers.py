@@ -9,7 +9,7 @@ class PostSerializer(serializers.ModelSerializer):
     """A post as every endpoint returns it; `owner` comes from the request, never the body."""
 
     title = serializers.CharField(max_length=TITLE_MAX)
-    content = serializers.CharField(max_length=CONTENT_MAX)
+    content = serializers.CharField(max_length=CONTENT_MAX, style={"base_template": "textarea.html"})
     owner = UserSerializer(read_only=True)
     votes = serializers.IntegerField(source="vote_count", read_only=True, help_text="Number of likes.")
     has_voted = serializers.SerializerMethodField(help_text="Whether you liked this post.")
@@ -28,6 +28,8 @@ class PostSerializer(serializers.ModelSerializer):
             "has_voted",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # The browsable API's checkbox starts ticked, matching the default; unticked sends a draft.
+        extra_kwargs = {"published": {"initial": True}}
 
     def get_has_voted(self, post: Post) -> bool:
         # Annotated by PostQuerySet.with_votes(); a post just created has no likes yet.

@@ -11,6 +11,9 @@ from .serializers import VoteSerializer
 
 
 class VoteView(APIView):
+    # Lets the browsable API render a real form for {post_id, dir}.
+    serializer_class = VoteSerializer
+
     @extend_schema(
         request=VoteSerializer,
         responses={
