@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "accounts",
     "posts",
     "votes",
+    "fastapi_import",
 ]
 
 MIDDLEWARE = [
