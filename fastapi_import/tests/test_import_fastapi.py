@@ -385,3 +385,25 @@ def test_unreachable_source_is_a_clear_error():
         call_command(
             "import_fastapi", "--source", "postgres://nobody@127.0.0.1:1/fastapi", stdout=io.StringIO()
         )
+
+
+def schema_objects() -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = ANY('{posts_post,votes_vote}'::regclass[]) "
+            "UNION SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('posts_post', 'votes_vote')"
+        )
+        return set(cursor.fetchall())
+
+
+def test_indexes_and_foreign_keys_are_back_after_an_import_or_a_refusal(source, broken_source):
+    before = schema_objects()
+    assert any("FOREIGN KEY" in definition for _, definition in before)
+    assert any("gin_trgm_ops" in definition for _, definition in before)
+
+    with pytest.raises(CommandError):
+        run_import(broken_source)
+    assert schema_objects() == before
+    run_import(source)
+    assert schema_objects() == before
