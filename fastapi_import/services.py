@@ -90,9 +90,10 @@ def fastapi_data_import(
                     )
             writer.finish()
     except IntegrityError as exc:
-        # Only another writer can cause this: the target was empty when the transaction began.
+        # Rows are checked before writing, so this means something else wrote to blogapi meanwhile.
         raise TargetNotEmpty(
-            f"blogapi's database changed during the import ({exc}); nothing was written."
+            f"blogapi's database refused the import ({str(exc).strip()}): was something writing to it "
+            "at the same time? Nothing was written."
         ) from exc
     return summary
 
@@ -120,7 +121,7 @@ class NewPost:
 
 
 class _Writer:
-    """Writes through the ORM: any database Django supports (SQLite for development)."""
+    """Writes through the ORM: the path for SQLite (development databases)."""
 
     @contextmanager
     def loading(self, progress: Callable[[str], None]) -> Iterator[None]:

@@ -144,7 +144,7 @@ def main() -> int:
         started = time.perf_counter()
         result = manage("import_fastapi", "--source", source_url, env=env)
         seconds = time.perf_counter() - started
-        print(result.stdout.strip().splitlines()[-2])
+        print(result.stdout.strip().splitlines()[-2], flush=True)
 
         users, posts, likes, counted = target_counts(target_url)
         expected = (args.users, args.posts, args.posts * args.likes_per_post)
@@ -153,7 +153,8 @@ def main() -> int:
             return 1
         print(
             f"import_fastapi: {posts:,} posts, {users:,} users, {likes:,} likes in {seconds:.1f}s "
-            f"({posts / seconds:,.0f} posts/s)"
+            f"({posts / seconds:,.0f} posts/s)",
+            flush=True,
         )
         if seconds > args.max_seconds:
             print(f"slower than {args.max_seconds:.0f}s", file=sys.stderr)
