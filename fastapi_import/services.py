@@ -230,9 +230,9 @@ class _PostgresWriter(_Writer):
         self._move_sequences()
 
 
-def _batches(rows: Iterable[T], size: int = BATCH_SIZE) -> Iterator[list[T]]:
+def _batches(rows: Iterable[T]) -> Iterator[list[T]]:
     iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
+    while batch := list(islice(iterator, BATCH_SIZE)):
         yield batch
 
 

@@ -303,6 +303,8 @@ def broken_source(make_source) -> SourceDatabase:
     source.add_post(22, owner=2, title="Empty", content=" \n ")
     source.add_post(23, owner=99, title="Orphan", content="Owner gone")
     source.add_post(24, owner=8, title="  Padded  ", content="  Trimmed like the API does  ")
+    source.add_user(9, "   ", "blank-email-password", utc(2023, 5, 1))
+    source.add_post(25, owner=9, title="By a blank email", content="Cannot log in")
     source.add_votes((1, 42), (77, 1), (2, 21))
     return source
 
@@ -316,18 +318,20 @@ BROKEN_LINES = [
     "skipped: like of post 1 by user 77: the user does not exist",
     "skipped: like of post 21 by user 2: the post was skipped",
     "note: user 8 (nohash@example.com): the password is not a bcrypt hash",
+    "skipped: user 9: email '   ' is empty or over 254 characters",
+    "skipped: post 25: owner user 9 was skipped",
 ]
 
 
 def test_problem_rows_are_reported_and_block_the_import(broken_source):
-    with pytest.raises(CommandError, match=r"7 source row\(s\) cannot be imported"):
+    with pytest.raises(CommandError, match=r"9 source row\(s\) cannot be imported"):
         run_import(broken_source)
     assert (User.objects.count(), Post.objects.count(), Vote.objects.count()) == (0, 0, 0)
 
     dry = run_import(broken_source, "--dry-run")
     for line in BROKEN_LINES:
         assert line in dry
-    assert "would import 4 users, 5 posts, 6 likes; skipped 0 users, 4 posts, 3 likes" in dry
+    assert "would import 4 users, 5 posts, 6 likes; skipped 1 users, 5 posts, 3 likes" in dry
     assert "a real run would be refused unless given --skip-invalid" in dry
 
 
@@ -344,6 +348,16 @@ def test_skip_invalid_imports_the_rest_and_reports_each_skipped_row(broken_sourc
     assert not User.objects.get(pk=8).has_usable_password()
 
 
+def test_progress_is_reported_batch_by_batch(source, monkeypatch):
+    monkeypatch.setattr("fastapi_import.services.BATCH_SIZE", 2)
+
+    output = run_import(source)
+
+    assert "posts: 2 of 4 read\nposts: 4 of 4 read\n" in output
+    assert "likes: 6 of 6 read\n" in output
+    assert run_import(source, "--dry-run", "--verbosity", "0").count(" read\n") == 0
+
+
 def test_emails_differing_only_in_case_merge_into_the_oldest_account(source, api_client):
     source.add_user(20, "Dana@Example.com", "dana-newer-password", utc(2023, 6, 1))
     source.add_user(21, "dana@example.COM", "dana-older-password", utc(2022, 6, 1))
@@ -355,7 +369,7 @@ def test_emails_differing_only_in_case_merge_into_the_oldest_account(source, api
 
     assert "user 20 (Dana@Example.com) merged into user 21 (dana@example.COM)" in output
     assert "like of post 1 by user 21: user 21 already likes it, kept once" in output
-    assert "imported 4 users (1 merged accounts folded in), 6 posts, 8 likes" in output
+    assert "imported 4 users (1 more merged into them), 6 posts, 8 likes" in output
     dana = User.objects.get(email__lower="dana@example.com")
     assert (dana.id, dana.email, dana.created_at) == (21, "dana@example.com", utc(2022, 6, 1))
     assert not User.objects.filter(pk=20).exists()

@@ -56,7 +56,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
         verb = "would import" if dry_run else "imported"
-        merged = f" ({summary.merged_users} merged accounts folded in)" if summary.merged_users else ""
+        merged = f" ({summary.merged_users} more merged into them)" if summary.merged_users else ""
         self.stdout.write(
             f"{verb} {summary.users} users{merged}, {summary.posts} posts, {summary.votes} likes; "
             f"skipped {summary.skipped_users} users, {summary.skipped_posts} posts, "
