@@ -264,6 +264,7 @@ class _Copy:
         self.skipped_post_ids: set[int] = set()
         self.merge_survivors: set[int] = set()
         self.merged_likes: set[tuple[int, int]] = set()
+        self.previous_like: tuple[int, int] | None = None
 
     def run(self) -> None:
         layout = self.source.layout
@@ -417,6 +418,11 @@ class _Copy:
             missing = "was skipped" if post_id in self.skipped_post_ids else "does not exist"
             self._skip("votes", f"{like}: the post {missing}")
             return None
+        if (source_user_id, post_id) == self.previous_like:
+            # Rows come sorted, so a repeat (possible only without the primary key) is adjacent.
+            self._note(f"{like}: listed twice in the source, kept once")
+            return None
+        self.previous_like = (source_user_id, post_id)
         if user_id in self.merge_survivors:
             # Two merged accounts may have liked the same post; blogapi keeps one like per user.
             if (user_id, post_id) in self.merged_likes:

@@ -64,7 +64,7 @@ class SourceDatabase:
                 {owner_column} INTEGER NOT NULL {references});
             CREATE TABLE votes (
                 user_id INTEGER NOT NULL {references}, post_id INTEGER NOT NULL {post_references},
-                PRIMARY KEY (user_id, post_id));
+                {"PRIMARY KEY (user_id, post_id)" if foreign_keys else "created_at TIMESTAMP"});
             CREATE TABLE code (id SERIAL PRIMARY KEY, email VARCHAR NOT NULL, code VARCHAR NOT NULL);
         """)
         self.posts_table, self.owner_column, self.published = posts_table, owner_column, published
@@ -295,7 +295,7 @@ def test_missing_published_column_imports_every_post_as_published(make_source):
 
 @pytest.fixture
 def broken_source(make_source) -> SourceDatabase:
-    """A deployment without foreign keys, holding rows blogapi refuses."""
+    """A deployment without foreign or primary keys on likes, holding rows blogapi refuses."""
     source = seed(make_source().create_schema(foreign_keys=False))
     source.add_user(8, "nohash@example.com", None, utc(2023, 4, 1))
     source.add_post(20, owner=1, title="   ", content="Blank title")
@@ -305,7 +305,7 @@ def broken_source(make_source) -> SourceDatabase:
     source.add_post(24, owner=8, title="  Padded  ", content="  Trimmed like the API does  ")
     source.add_user(9, "   ", "blank-email-password", utc(2023, 5, 1))
     source.add_post(25, owner=9, title="By a blank email", content="Cannot log in")
-    source.add_votes((1, 42), (77, 1), (2, 21))
+    source.add_votes((1, 42), (77, 1), (2, 21), (1, 3))
     return source
 
 
@@ -320,6 +320,7 @@ BROKEN_LINES = [
     "note: user 8 (nohash@example.com): the password is not a bcrypt hash",
     "skipped: user 9: email '   ' is empty or over 254 characters",
     "skipped: post 25: owner user 9 was skipped",
+    "note: like of post 3 by user 1: listed twice in the source, kept once",
 ]
 
 

@@ -1,4 +1,7 @@
+import psycopg2
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from fastapi_import.services import ProblemRows, TargetNotEmpty, fastapi_data_import
 from fastapi_import.source import FastAPISource, SourceError
@@ -39,6 +42,9 @@ class Command(BaseCommand):
             if verbosity >= 1:
                 self.stdout.write(line)
 
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError("blogapi's database is not fully migrated: run manage.py migrate first.")
         try:
             with FastAPISource.open(source, posts_table=posts_table, owner_column=owner_column) as reader:
                 layout = reader.layout
@@ -54,6 +60,9 @@ class Command(BaseCommand):
                 )
         except (SourceError, TargetNotEmpty, ProblemRows) as exc:
             raise CommandError(str(exc)) from exc
+        except psycopg2.Error as exc:
+            # Only the source connection is plain psycopg2; Django wraps the target's errors.
+            raise CommandError(f"reading the source database failed: {str(exc).strip()}") from exc
 
         verb = "would import" if dry_run else "imported"
         merged = f" ({summary.merged_users} more merged into them)" if summary.merged_users else ""
