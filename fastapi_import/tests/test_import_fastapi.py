@@ -209,6 +209,25 @@ def test_imported_user_logs_in_with_old_password_and_is_upgraded_to_argon2(sourc
     )
 
 
+def test_password_longer_than_72_bytes_still_logs_in(source, settings, api_client):
+    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
+    long_password = "correct horse battery staple " * 4
+    # passlib hashed only the first 72 bytes (bcrypt's limit) without complaint.
+    passlib_hash = bcrypt.hashpw(long_password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
+    source.execute(
+        "INSERT INTO users (id, email, password) VALUES (30, 'long@example.com', %s)", [passlib_hash]
+    )
+    run_import(source)
+
+    wrong = api_client.post("/api/v1/auth/token/", {"email": "long@example.com", "password": "x" * 100})
+    assert wrong.status_code == 401
+    login(api_client, "long@example.com", long_password)
+    user = User.objects.get(pk=30)
+    assert user.password.startswith("argon2$argon2id$")
+    assert user.check_password(long_password)
+    assert not user.check_password(long_password[:72])
+
+
 def test_new_rows_get_ids_past_the_imported_ones(source, api_client):
     run_import(source)
     alice = bearer(login(api_client, "alice@example.com", "alice-old-password")["access_token"])
