@@ -7,7 +7,7 @@ source's catalog, so both deployment variants work without options.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg2
 from psycopg2 import sql
@@ -50,13 +50,6 @@ class SourcePost:
     owner_id: int | None
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """`timestamp without time zone` columns hold UTC in the FastAPI app (its server default is now())."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 class FastAPISource:
     """One connection in a REPEATABLE READ, READ ONLY transaction: a consistent snapshot that
     cannot change the source, even if the old app is still writing."""
@@ -96,17 +89,19 @@ class FastAPISource:
             return cursor.fetchone()[0]
 
     def users(self) -> list[SourceUser]:
-        rows = self._stream("users", sql.SQL("SELECT id, email, password, created_at FROM users ORDER BY id"))
-        return [SourceUser(id, email, password, as_utc(created)) for id, email, password, created in rows]
+        # `created_at::timestamptz`: a `timestamp without time zone` holds the server's local time
+        # (what now() gave), and the cast reads it in the server's TimeZone, which this session keeps.
+        query = sql.SQL("SELECT id, email, password, created_at::timestamptz FROM users ORDER BY id")
+        return [SourceUser(*row) for row in self._stream("users", query)]
 
     def posts(self) -> Iterator[SourcePost]:
         layout = self.layout
         published = sql.Identifier("published") if layout.has_published else sql.SQL("TRUE")
-        query = sql.SQL("SELECT id, title, content, {}, created_at, {} FROM {} ORDER BY id").format(
-            published, sql.Identifier(layout.owner_column), sql.Identifier(layout.posts_table)
-        )
-        for id, title, content, is_published, created, owner_id in self._stream("posts", query):
-            yield SourcePost(id, title, content, is_published, as_utc(created), owner_id)
+        query = sql.SQL(
+            "SELECT id, title, content, {}, created_at::timestamptz, {} FROM {} ORDER BY id"
+        ).format(published, sql.Identifier(layout.owner_column), sql.Identifier(layout.posts_table))
+        for row in self._stream("posts", query):
+            yield SourcePost(*row)
 
     def votes(self) -> Iterator[tuple[int, int]]:
         """(user_id, post_id) pairs, unique by the source's composite primary key."""

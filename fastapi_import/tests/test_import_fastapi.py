@@ -51,6 +51,14 @@ class SourceDatabase:
         self, *, posts_table="posts", owner_column="owner_id", published=True, foreign_keys=True
     ):
         timestamp = "TIMESTAMP WITH TIME ZONE" if posts_table == "posts" else "TIMESTAMP"
+        if timestamp == "TIMESTAMP":
+            # Naive columns on a server whose TimeZone is not UTC: they hold New York local time.
+            self.execute(
+                sql.SQL("ALTER DATABASE {} SET timezone TO 'America/New_York'").format(
+                    sql.Identifier(self.name)
+                )
+            )
+            self.execute("SET TIME ZONE 'America/New_York'")
         references = "REFERENCES users (id) ON DELETE CASCADE" if foreign_keys else ""
         post_references = f"REFERENCES {posts_table} (id) ON DELETE CASCADE" if foreign_keys else ""
         published_column = "published BOOLEAN NOT NULL DEFAULT TRUE," if published else ""
@@ -276,7 +284,7 @@ def test_table_and_column_variants_are_detected(make_source, posts_table, owner_
 
     assert f"source: posts in {posts_table!r}, owner column {owner_column!r}" in output
     assert sorted(Post.objects.values_list("id", "owner_id")) == [(1, 1), (2, 1), (3, 2), (10, 7)]
-    # posts_orm deployments use `timestamp without time zone`, which holds UTC.
+    # posts_orm deployments here use `timestamp without time zone` in New York time.
     assert Post.objects.get(pk=1).created_at == utc(2024, 5, 1, 9)
     assert User.objects.get(pk=7).created_at == utc(2023, 3, 1)
     assert dict(Post.objects.values_list("id", "vote_count")) == {1: 2, 2: 0, 3: 2, 10: 2}
