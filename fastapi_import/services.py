@@ -106,7 +106,8 @@ def _not_empty_message(rows: dict[str, int]) -> str:
     held = ", ".join(f"{count} {name}" for name, count in rows.items())
     return (
         f"blogapi's database already holds {held}: import_fastapi only imports into an empty, freshly "
-        "migrated database (has this source been imported already?). Nothing was written."
+        "migrated database (imported already? admin accounts are created after the import). "
+        "Nothing was written."
     )
 
 
@@ -149,6 +150,8 @@ class _Writer:
 
 
 class _DryRun(_Writer):
+    """Reads and checks every row, writes nothing."""
+
     def users(self, users: list[User]) -> None:
         pass
 
