@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "accounts",
     "posts",
     "votes",
+    "fastapi_import",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,7 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "accounts.hashers.PasslibBCryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
 ]
