@@ -1,18 +1,20 @@
 from dataclasses import asdict
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from blogapi.openapi import error_responses
+from blogapi.parsers import FastJSONParser
 
 from . import services
 from .models import User
 from .serializers import (
     EMAIL_TAKEN,
-    DetailSerializer,
     RefreshTokenSerializer,
     TokenObtainSerializer,
     TokenPairSerializer,
@@ -40,7 +42,10 @@ class PublicAuthView(APIView):
 class UserCreateView(PublicAuthView):
     @extend_schema(
         request=UserCreateSerializer,
-        responses={201: UserSerializer, 400: OpenApiResponse(description="Invalid email or password")},
+        responses={
+            201: UserSerializer,
+            **error_responses({400: "Invalid email, weak password, or email already registered"}),
+        },
         auth=[],
         summary="Register",
     )
@@ -68,14 +73,14 @@ class UserDetailView(generics.RetrieveAPIView):
 
 
 class TokenObtainView(PublicAuthView):
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    parser_classes = [FormParser, FastJSONParser]
 
     @extend_schema(
         request={
             "application/x-www-form-urlencoded": TokenObtainSerializer,
             "application/json": TokenObtainSerializer,
         },
-        responses={200: TokenPairSerializer, 401: DetailSerializer},
+        responses={200: TokenPairSerializer, **error_responses({401: INVALID_CREDENTIALS})},
         auth=[],
         summary="Log in (OAuth2 password flow)",
     )
@@ -98,7 +103,10 @@ class TokenRefreshView(PublicAuthView):
 
     @extend_schema(
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer, 401: DetailSerializer},
+        responses={
+            200: TokenPairSerializer,
+            **error_responses({401: "Refresh token invalid, expired or spent"}),
+        },
         auth=[],
         summary="Exchange a refresh token for a new pair (the old one is spent)",
     )
@@ -115,7 +123,7 @@ class TokenRefreshView(PublicAuthView):
 class LogoutView(APIView):
     @extend_schema(
         request=RefreshTokenSerializer,
-        responses={204: None, 400: OpenApiResponse(description="Invalid refresh token")},
+        responses={204: None, **error_responses({400: "Refresh token invalid or not yours"})},
         summary="Log out: the refresh token stops working",
     )
     def post(self, request):

@@ -3,6 +3,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 
 from .models import Post
 
@@ -38,12 +39,9 @@ class PostFilter(django_filters.FilterSet):
         input_formats=["%Y-%m-%d"],
         help_text="YYYY-MM-DD, whole days in UTC, inclusive.",
     )
-    owner = IdFilter(
-        field_name="owner_id",
-        min_value=1,
-        max_value=MAX_ID,
-        help_text="A user id.",
-    )
+    owner = extend_schema_field(
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "A user id."}
+    )(IdFilter(field_name="owner_id", min_value=1, max_value=MAX_ID))
     ordering = django_filters.OrderingFilter(
         fields=(("created_at", "created_at"), ("vote_count", "votes")),
         help_text="created_at, -created_at (default), votes or -votes; ties broken by id.",
