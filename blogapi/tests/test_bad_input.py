@@ -44,7 +44,6 @@ JSON_ENDPOINTS = [
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", JSON_ENDPOINTS)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -68,8 +67,9 @@ JSON_ENDPOINTS = [
         "deep-object",
     ],
 )
-def test_malformed_json_is_400(auth_client, path, raw):
-    assert_detail(post_json(auth_client, path, raw), 400)
+def test_malformed_json_is_400(auth_client, raw):
+    for path in JSON_ENDPOINTS:
+        assert_detail(post_json(auth_client, path, raw), 400)
 
 
 @pytest.mark.django_db
@@ -86,12 +86,14 @@ def test_json_that_is_not_an_object_is_400(auth_client, path, raw):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", JSON_ENDPOINTS)
-@pytest.mark.parametrize(
-    "content_type",
-    ["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/octet-stream"],
-)
-def test_unsupported_content_type_is_415(auth_client, path, content_type):
-    assert_detail(post_json(auth_client, path, b"title=x", content_type=content_type), 415)
+def test_unsupported_content_type_is_415(auth_client, path):
+    for content_type in [
+        "text/plain",
+        "application/xml",
+        "multipart/form-data; boundary=x",
+        "application/octet-stream",
+    ]:
+        assert_detail(post_json(auth_client, path, b"title=x", content_type=content_type), 415)
 
 
 @pytest.mark.django_db
@@ -234,13 +236,13 @@ def test_nul_byte_in_any_list_parameter_is_400(auth_client, user, path, name):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", LIST_PARAMETERS)
-@pytest.mark.parametrize("value", [*ODD_STRINGS, "١٢", "²", "9" * 400, "-0", " ", "%00", "\ud800"])
-def test_odd_strings_in_list_parameters_are_never_a_server_error(auth_client, user, name, value):
+def test_odd_strings_in_list_parameters_are_never_a_server_error(auth_client, user, name):
     make_post(user)
-    response = auth_client.get(f"/api/v1/posts/?{name}={quote(value, errors='surrogatepass')}")
-    assert response.status_code in (200, 400), response.content
-    expected_keys = {"count", "next", "previous", "results"} if response.status_code == 200 else {name}
-    assert set(response.json()) == expected_keys
+    for value in [*ODD_STRINGS, "١٢", "²", "9" * 400, "-0", " ", "%00", "\ud800"]:
+        response = auth_client.get(f"/api/v1/posts/?{name}={quote(value, errors='surrogatepass')}")
+        assert response.status_code in (200, 400), (value, response.content)
+        expected_keys = {"count", "next", "previous", "results"} if response.status_code == 200 else {name}
+        assert set(response.json()) == expected_keys
 
 
 # Huge, negative and malformed ids
