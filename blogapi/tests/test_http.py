@@ -165,3 +165,46 @@ def test_api_answers_503_detail_when_the_database_is_lost(auth_client, monkeypat
 @pytest.mark.parametrize("method", ["post", "put", "delete"])
 def test_health_endpoints_are_read_only(client, method):
     assert getattr(client, method)("/healthz").status_code == 405
+
+
+# Errors outside DRF's views are JSON on API paths, Django's pages elsewhere
+
+
+@pytest.mark.django_db
+def test_unknown_host_on_an_api_path_is_a_json_400(client):
+    response = client.get("/api/v1/posts/", HTTP_HOST="evil.example.net")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request."}
+
+
+@pytest.mark.django_db
+def test_unknown_page_outside_the_api_is_html(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_unexpected_error_on_an_api_path_is_a_json_500_without_traceback(auth_client, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("posts.views.PostViewSet.list", crash)
+    auth_client.raise_request_exception = False
+    response = auth_client.get("/api/v1/posts/")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "A server error occurred."}
+    assert b"secret internals" not in response.content
+
+
+@pytest.mark.django_db
+def test_value_the_database_cannot_store_is_a_400(auth_client, monkeypatch):
+    from django.db import DataError
+
+    def refuse(*args, **kwargs):
+        raise DataError("value too long for type character varying(200)")
+
+    monkeypatch.setattr("posts.views.PostViewSet.perform_create", refuse)
+    response = auth_client.post("/api/v1/posts/", {"title": "t", "content": "c"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "A value is out of range or malformed."}
