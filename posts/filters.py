@@ -68,7 +68,8 @@ class PostFilter(django_filters.FilterSet):
     def qs(self):
         queryset = super().qs
         # Ordering is always total: created_at or votes, then id in the same direction.
-        keys = self.form.cleaned_data.get("ordering") or ["-created_at"]
+        # Empty items (`?ordering=,`) are skipped, as OrderingFilter itself does.
+        keys = [key for key in self.form.cleaned_data.get("ordering") or [] if key] or ["-created_at"]
         keys = [{"votes": "vote_count", "-votes": "-vote_count"}.get(k, k) for k in keys]
         tie_breaker = "-id" if keys[-1].startswith("-") else "id"
         return queryset.order_by(*keys, tie_breaker)

@@ -245,6 +245,18 @@ def test_odd_strings_in_list_parameters_are_never_a_server_error(auth_client, us
         assert set(response.json()) == expected_keys
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/posts/", "/api/v1/posts/mine/"])
+@pytest.mark.parametrize(("ordering", "oldest_first"), [(",", False), (",,", False), ("created_at,", True)])
+def test_empty_ordering_items_are_ignored(auth_client, user, path, ordering, oldest_first):
+    # Found by the fuzzer: `?ordering=,` was a 500.
+    older, newer = make_post(user, title="older"), make_post(user, title="newer")
+    response = auth_client.get(path, {"ordering": ordering})
+    assert response.status_code == 200
+    ids = [post["id"] for post in response.json()["results"]]
+    assert ids == ([older.id, newer.id] if oldest_first else [newer.id, older.id])
+
+
 # Huge, negative and malformed ids
 
 
