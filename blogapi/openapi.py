@@ -133,3 +133,45 @@ class AutoSchema(SpectacularAutoSchema):
             # Errors are always JSON, whatever renderers the view also offers.
             media_types = ["application/json"]
         return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
+
+def _health_operation(operation_id: str, summary: str, responses: dict[int, tuple[str, dict]]) -> dict:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": ["operations"],
+            "security": [],
+            "responses": {
+                str(status): {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"type": "object", **schema}}},
+                }
+                for status, (description, schema) in responses.items()
+            },
+        }
+    }
+
+
+def _status(status: str, database: str | None = None) -> dict:
+    properties = {"status": {"type": "string", "enum": [status]}}
+    if database:
+        properties["database"] = {"type": "string", "enum": [database]}
+    return {"properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def add_health_endpoints(result, generator, request, public):
+    """Postprocessing hook: /healthz and /readyz are plain Django views (no DRF, no database on
+    the liveness path), so drf-spectacular cannot see them; API.md lists them, so does the schema."""
+    result["paths"]["/healthz"] = _health_operation(
+        "healthz", "Liveness: the process serves", {200: ("Serving", _status("ok"))}
+    )
+    result["paths"]["/readyz"] = _health_operation(
+        "readyz",
+        "Readiness: the database answers",
+        {
+            200: ("Ready", _status("ok", "ok")),
+            503: ("Database unreachable", _status("unavailable", "unreachable")),
+        },
+    )
+    return result

@@ -232,6 +232,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "blogapi.openapi.add_health_endpoints",
+    ],
     # validatorUrl None: Swagger UI would otherwise fetch a badge from validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
 }

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 
 API_OPERATIONS = {
     ("post", "/api/v1/users/"),
@@ -20,8 +21,12 @@ API_OPERATIONS = {
     ("patch", "/api/v1/posts/{id}/"),
     ("delete", "/api/v1/posts/{id}/"),
     ("post", "/api/v1/votes/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
 }
 PUBLIC = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
     ("post", "/api/v1/users/"),
     ("post", "/api/v1/auth/token/"),
     ("post", "/api/v1/auth/token/refresh/"),
@@ -40,8 +45,10 @@ def schema(django_db_blocker):
     return response.json()
 
 
-def operations(schema):
+def operations(schema, api_only=False):
     for path, item in schema["paths"].items():
+        if api_only and not path.startswith("/api/"):
+            continue
         for method, operation in item.items():
             yield method, path, operation
 
@@ -79,7 +86,7 @@ def test_public_endpoints_need_no_credentials_and_others_do(schema):
 
 
 def test_every_operation_documents_503_and_bodies_documents_400_413_415(schema):
-    for method, path, operation in operations(schema):
+    for method, path, operation in operations(schema, api_only=True):
         assert error_ref(operation, 503) == ERROR, (method, path)
         assert "Retry-After" in operation["responses"]["503"]["headers"]
         if method in ("post", "put", "patch"):
@@ -157,6 +164,27 @@ def test_path_ids_are_integers(schema):
                     method,
                     path,
                 )
+
+
+@pytest.mark.django_db
+def test_health_answers_match_their_schema(schema, client, monkeypatch):
+    import jsonschema
+
+    def body_schema(path, status):
+        return schema["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
+
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 200
+        jsonschema.validate(response.json(), body_schema(path, 200))
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("django.db.backends.base.base.BaseDatabaseWrapper.cursor", refuse)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    jsonschema.validate(response.json(), body_schema("/readyz", 503))
 
 
 @pytest.mark.django_db
