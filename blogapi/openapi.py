@@ -21,6 +21,12 @@ class ErrorSerializer(serializers.Serializer):
     """DRF's body for every error that is not about particular fields."""
 
     detail = serializers.CharField()
+    code = serializers.CharField(required=False, help_text="On a rejected token: `token_not_valid`.")
+    messages = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        required=False,
+        help_text="On a rejected token: why each token type refused it.",
+    )
 
 
 class ValidationErrorSerializer(serializers.Serializer):

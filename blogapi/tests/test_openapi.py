@@ -200,3 +200,14 @@ def test_swagger_ui_is_served_from_the_app_without_a_cdn(client):
         assert asset.startswith("/static/"), asset
         response = client.get(asset)
         assert response.status_code == 200, asset
+
+
+@pytest.mark.django_db
+def test_rejected_token_body_matches_the_error_schema(schema, api_client):
+    import jsonschema
+
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not.a.token")
+    response = api_client.get("/api/v1/users/me/")
+    assert response.status_code == 401
+    assert {"detail", "code", "messages"} <= set(response.json())
+    jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
