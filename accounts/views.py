@@ -3,13 +3,16 @@ from dataclasses import asdict
 from functools import partial
 
 from django.db import connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from blogapi.openapi import error_responses
+from blogapi.parsers import FastJSONParser
 
 from . import services, tasks
 from .models import User
@@ -31,7 +34,6 @@ INVALID_REFRESH = "Token is invalid or expired."
 RECOVERY_ACCEPTED = "If an account with that email exists, a recovery code is on its way to it."
 RESET_DONE = "Your password has been reset; log in with the new one."
 INVALID_RECOVERY_CODE = "The code is wrong, expired or no longer valid."
-THROTTLED = OpenApiResponse(DetailSerializer, description="Too many requests from this IP; see Retry-After")
 
 
 class PublicAuthView(APIView):
@@ -49,7 +51,10 @@ class PublicAuthView(APIView):
 class UserCreateView(PublicAuthView):
     @extend_schema(
         request=UserCreateSerializer,
-        responses={201: UserSerializer, 400: OpenApiResponse(description="Invalid email or password")},
+        responses={
+            201: UserSerializer,
+            **error_responses({400: "Invalid email, weak password, or email already registered"}),
+        },
         auth=[],
         summary="Register",
     )
@@ -77,14 +82,14 @@ class UserDetailView(generics.RetrieveAPIView):
 
 
 class TokenObtainView(PublicAuthView):
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    parser_classes = [FormParser, FastJSONParser]
 
     @extend_schema(
         request={
             "application/x-www-form-urlencoded": TokenObtainSerializer,
             "application/json": TokenObtainSerializer,
         },
-        responses={200: TokenPairSerializer, 401: DetailSerializer},
+        responses={200: TokenPairSerializer, **error_responses({401: INVALID_CREDENTIALS})},
         auth=[],
         summary="Log in (OAuth2 password flow)",
     )
@@ -107,7 +112,10 @@ class TokenRefreshView(PublicAuthView):
 
     @extend_schema(
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer, 401: DetailSerializer},
+        responses={
+            200: TokenPairSerializer,
+            **error_responses({401: "Refresh token invalid, expired or spent"}),
+        },
         auth=[],
         summary="Exchange a refresh token for a new pair (the old one is spent)",
     )
@@ -124,7 +132,7 @@ class TokenRefreshView(PublicAuthView):
 class LogoutView(APIView):
     @extend_schema(
         request=RefreshTokenSerializer,
-        responses={204: None, 400: OpenApiResponse(description="Invalid refresh token")},
+        responses={204: None, **error_responses({400: "Refresh token invalid or not yours"})},
         summary="Log out: the refresh token stops working",
     )
     def post(self, request):
@@ -154,11 +162,7 @@ class RunAfterResponse(Response):
 class PasswordRecoveryView(PublicAuthView):
     @extend_schema(
         request=PasswordRecoverySerializer,
-        responses={
-            202: DetailSerializer,
-            400: OpenApiResponse(description="Malformed email"),
-            429: THROTTLED,
-        },
+        responses={202: DetailSerializer, **error_responses({400: "Malformed email"})},
         auth=[],
         summary="Email a password recovery code (same answer whether or not the account exists)",
         description=(
@@ -187,11 +191,12 @@ class PasswordResetView(PublicAuthView):
         request=PasswordResetSerializer,
         responses={
             200: DetailSerializer,
-            400: OpenApiResponse(
-                description="Wrong, expired, spent or voided code, or no such account (one message); "
-                "or `new_password` errors from the password validators"
+            **error_responses(
+                {
+                    400: "Wrong, expired, spent or voided code, or no such account (one message); "
+                    "or `new_password` errors from the password validators"
+                }
             ),
-            429: THROTTLED,
         },
         auth=[],
         summary="Set a new password with an emailed recovery code",

@@ -24,6 +24,23 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
             return 0
         return _parse_int(self.offset_query_param, raw, minimum=0)
 
+    def get_schema_operation_parameters(self, view):
+        limit, offset = super().get_schema_operation_parameters(view)
+        limit["description"] = (
+            f"Page size, default {self.default_limit}; above {self.max_limit} counts as {self.max_limit}."
+        )
+        limit["schema"] = {"type": "integer", "minimum": 1, "default": self.default_limit}
+        offset["description"] = "How many results to skip; past the end gives an empty page."
+        offset["schema"] = {"type": "integer", "minimum": 0, "default": 0}
+        return [limit, offset]
+
+    def get_paginated_response_schema(self, schema):
+        envelope = super().get_paginated_response_schema(schema)
+        envelope["required"] = ["count", "next", "previous", "results"]
+        envelope["properties"]["next"]["example"] = "http://127.0.0.1:8000/api/v1/posts/?limit=10&offset=10"
+        envelope["properties"]["previous"]["example"] = None
+        return envelope
+
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.limit = self.get_limit(request)

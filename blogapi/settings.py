@@ -201,7 +201,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "blogapi.parsers.FastJSONParser",
         "rest_framework.parsers.FormParser",
         # The browsable API's HTML forms post multipart/form-data.
         "rest_framework.parsers.MultiPartParser",
@@ -209,7 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "blogapi.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 10,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "blogapi.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "blogapi.exceptions.api_exception_handler",
     # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
     "NUM_PROXIES": NUM_PROXIES,
@@ -240,7 +240,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "blogapi.openapi.add_health_endpoints",
+    ],
+    # validatorUrl None: Swagger UI would otherwise fetch a badge from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
 }
 
 LOGGING = {

@@ -22,3 +22,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
+
+handler400 = "blogapi.errors.bad_request"
+handler404 = "blogapi.errors.not_found"
+handler500 = "blogapi.errors.server_error"

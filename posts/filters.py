@@ -3,6 +3,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 
 from .models import Post
 
@@ -38,12 +39,9 @@ class PostFilter(django_filters.FilterSet):
         input_formats=["%Y-%m-%d"],
         help_text="YYYY-MM-DD, whole days in UTC, inclusive.",
     )
-    owner = IdFilter(
-        field_name="owner_id",
-        min_value=1,
-        max_value=MAX_ID,
-        help_text="A user id.",
-    )
+    owner = extend_schema_field(
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "A user id."}
+    )(IdFilter(field_name="owner_id", min_value=1, max_value=MAX_ID))
     ordering = django_filters.OrderingFilter(
         fields=(("created_at", "created_at"), ("vote_count", "votes")),
         help_text="created_at, -created_at (default), votes or -votes; ties broken by id.",
@@ -70,7 +68,8 @@ class PostFilter(django_filters.FilterSet):
     def qs(self):
         queryset = super().qs
         # Ordering is always total: created_at or votes, then id in the same direction.
-        keys = self.form.cleaned_data.get("ordering") or ["-created_at"]
+        # Empty items (`?ordering=,`) are skipped, as OrderingFilter itself does.
+        keys = [key for key in self.form.cleaned_data.get("ordering") or [] if key] or ["-created_at"]
         keys = [{"votes": "vote_count", "-votes": "-vote_count"}.get(k, k) for k in keys]
         tie_breaker = "-id" if keys[-1].startswith("-") else "id"
         return queryset.order_by(*keys, tie_breaker)

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import DetailSerializer
+from blogapi.openapi import error_responses
 
 from . import services
 from .serializers import VoteSerializer
@@ -19,11 +20,13 @@ class VoteView(APIView):
         responses={
             200: OpenApiResponse(DetailSerializer, description="Like taken back (dir 0)"),
             201: OpenApiResponse(DetailSerializer, description="Post liked (dir 1)"),
-            400: OpenApiResponse(description="dir not 0 or 1, or post_id not an integer"),
-            404: OpenApiResponse(
-                DetailSerializer, description="No such visible post, or no like to take back"
+            **error_responses(
+                {
+                    400: "dir not 0 or 1, or post_id not a positive integer",
+                    404: "No such visible post, or no like to take back",
+                    409: "Already liked",
+                }
             ),
-            409: OpenApiResponse(DetailSerializer, description="Already liked"),
         },
         summary="Like a post, or take the like back",
     )

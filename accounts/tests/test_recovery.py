@@ -723,7 +723,7 @@ def test_schema_documents_recovery_and_reset(api_client):
     schema = api_client.get("/api/schema/?format=json").json()
     recovery = schema["paths"][RECOVERY]["post"]
     reset_op = schema["paths"][RESET]["post"]
-    assert set(recovery["responses"]) == {"202", "400", "429"}
-    assert set(reset_op["responses"]) == {"200", "400", "429"}
+    assert set(recovery["responses"]) == {"202", "400", "413", "415", "429", "503"}
+    assert set(reset_op["responses"]) == {"200", "400", "413", "415", "429", "503"}
     body = reset_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][body]["required"]) == {"email", "code", "new_password"}

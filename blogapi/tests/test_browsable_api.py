@@ -169,7 +169,7 @@ def test_oversize_body_is_a_413(browser, auth_client):
     as_json = auth_client.post("/api/v1/posts/", body)
     for response in (by_session, by_bearer, as_json):
         assert response.status_code == 413
-        assert response.json() == {"detail": "The request body is too large."}
+        assert response.json() == {"detail": "The request body is larger than the server accepts."}
     assert not Post.objects.exists()
 
 

@@ -1,0 +1,217 @@
+"""The OpenAPI schema tells the truth about API.md, and Swagger UI is served without a CDN."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+
+API_OPERATIONS = {
+    ("post", "/api/v1/users/"),
+    ("get", "/api/v1/users/me/"),
+    ("get", "/api/v1/users/{id}/"),
+    ("post", "/api/v1/auth/token/"),
+    ("post", "/api/v1/auth/token/refresh/"),
+    ("post", "/api/v1/auth/logout/"),
+    ("post", "/api/v1/auth/password-recovery/"),
+    ("post", "/api/v1/auth/password-reset/"),
+    ("get", "/api/v1/posts/"),
+    ("get", "/api/v1/posts/mine/"),
+    ("post", "/api/v1/posts/"),
+    ("get", "/api/v1/posts/{id}/"),
+    ("put", "/api/v1/posts/{id}/"),
+    ("patch", "/api/v1/posts/{id}/"),
+    ("delete", "/api/v1/posts/{id}/"),
+    ("post", "/api/v1/votes/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+}
+PUBLIC = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/api/v1/users/"),
+    ("post", "/api/v1/auth/token/"),
+    ("post", "/api/v1/auth/token/refresh/"),
+    ("post", "/api/v1/auth/password-recovery/"),
+    ("post", "/api/v1/auth/password-reset/"),
+}
+ERROR = "#/components/schemas/Error"
+FIELD_ERRORS = "#/components/schemas/ValidationError"
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(schema, api_only=False):
+    for path, item in schema["paths"].items():
+        if api_only and not path.startswith("/api/"):
+            continue
+        for method, operation in item.items():
+            yield method, path, operation
+
+
+def error_ref(operation, status):
+    return operation["responses"][str(status)]["content"]["application/json"]["schema"]["$ref"]
+
+
+def test_schema_is_valid_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3.0.3")
+
+
+def test_schema_lists_exactly_the_api_operations(schema):
+    assert {(method, path) for method, path, _ in operations(schema)} == API_OPERATIONS
+
+
+def test_bearer_tokens_are_an_oauth2_password_flow(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"]["type"] == "oauth2"
+    assert schemes["OAuth2PasswordBearer"]["flows"] == {
+        "password": {"tokenUrl": "/api/v1/auth/token/", "scopes": {}}
+    }
+
+
+def test_public_endpoints_need_no_credentials_and_others_do(schema):
+    for method, path, operation in operations(schema):
+        if (method, path) in PUBLIC:
+            assert operation.get("security", []) in ([], [{}]), (method, path)
+            assert "401" not in operation["responses"] or path.startswith("/api/v1/auth/token/")
+        else:
+            assert {"OAuth2PasswordBearer": []} in operation["security"], (method, path)
+            assert error_ref(operation, 401) == ERROR
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+
+
+def test_every_operation_documents_503_and_bodies_documents_400_413_415(schema):
+    for method, path, operation in operations(schema, api_only=True):
+        assert error_ref(operation, 503) == ERROR, (method, path)
+        assert "Retry-After" in operation["responses"]["503"]["headers"]
+        if method in ("post", "put", "patch"):
+            assert error_ref(operation, 400) == FIELD_ERRORS, (method, path)
+            assert error_ref(operation, 413) == ERROR
+            assert error_ref(operation, 415) == ERROR
+        if "{id}" in path:
+            assert error_ref(operation, 404) == ERROR
+
+
+def test_field_errors_schema_is_drf_shape(schema):
+    field_errors = schema["components"]["schemas"]["ValidationError"]
+    assert field_errors["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+    assert field_errors["properties"] == {"detail": {"type": "string"}}
+
+
+def test_token_endpoint_takes_form_and_json_and_answers_the_pair(schema):
+    token = schema["paths"]["/api/v1/auth/token/"]["post"]
+    assert set(token["requestBody"]["content"]) == {"application/x-www-form-urlencoded", "application/json"}
+    request = schema["components"]["schemas"]["TokenObtainRequest"]
+    assert {"username", "email", "password", "grant_type"} <= set(request["properties"])
+    assert request["required"] == ["password"]
+    assert token["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TokenPair")
+    pair = schema["components"]["schemas"]["TokenPair"]
+    assert set(pair["properties"]) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert error_ref(token, 401) == ERROR
+    assert error_ref(token, 429) == ERROR
+    assert "Retry-After" in token["responses"]["429"]["headers"]
+
+
+def test_votes_document_every_status_of_the_contract(schema):
+    votes = schema["paths"]["/api/v1/votes/"]["post"]
+    assert {"200", "201", "400", "401", "404", "409"} <= set(votes["responses"])
+    request = schema["components"]["schemas"]["VoteRequest"]
+    assert request["properties"]["dir"]["minimum"] == 0
+    assert request["properties"]["dir"]["maximum"] == 1
+    assert error_ref(votes, 409) == ERROR
+
+
+def test_post_changes_document_403_for_non_owners(schema):
+    item = schema["paths"]["/api/v1/posts/{id}/"]
+    for method in ("put", "patch", "delete"):
+        assert error_ref(item[method], 403) == ERROR
+    assert "403" not in item["get"]["responses"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/posts/", "/api/v1/posts/mine/"])
+def test_list_parameters_have_types_and_enums(schema, path):
+    operation = schema["paths"][path]["get"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert set(params) == {
+        "search",
+        "created_after",
+        "created_before",
+        "owner",
+        "ordering",
+        "limit",
+        "offset",
+    }
+    assert params["created_after"] == {"type": "string", "format": "date"}
+    assert params["owner"]["type"] == "integer"
+    assert set(params["ordering"]["items"]["enum"]) == {"created_at", "-created_at", "votes", "-votes"}
+    assert params["limit"] == {"type": "integer", "minimum": 1, "default": 10}
+    assert params["offset"] == {"type": "integer", "minimum": 0, "default": 0}
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert page.endswith("/PaginatedPostList")
+    assert error_ref(operation, 400) == FIELD_ERRORS
+
+
+def test_path_ids_are_integers(schema):
+    for method, path, operation in operations(schema):
+        for param in operation.get("parameters", []):
+            if param["in"] == "path":
+                assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}, (
+                    method,
+                    path,
+                )
+
+
+@pytest.mark.django_db
+def test_health_answers_match_their_schema(schema, client, monkeypatch):
+    import jsonschema
+
+    def body_schema(path, status):
+        return schema["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
+
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 200
+        jsonschema.validate(response.json(), body_schema(path, 200))
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("django.db.backends.base.base.BaseDatabaseWrapper.cursor", refuse)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    jsonschema.validate(response.json(), body_schema("/readyz", 503))
+
+
+@pytest.mark.django_db
+def test_swagger_ui_is_served_from_the_app_without_a_cdn(client):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    scripts = [a for a in assets if a.endswith(".js")]
+    assert any("swagger-ui-bundle" in a for a in scripts)
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+
+
+@pytest.mark.django_db
+def test_rejected_token_body_matches_the_error_schema(schema, api_client):
+    import jsonschema
+
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not.a.token")
+    response = api_client.get("/api/v1/users/me/")
+    assert response.status_code == 401
+    assert {"detail", "code", "messages"} <= set(response.json())
+    jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
