@@ -7,6 +7,8 @@ from django.utils import timezone
 
 TITLE_MAX = 200
 CONTENT_MAX = 10_000
+# PostCount's key for the tally over every owner (user ids start at 1).
+ALL_OWNERS = 0
 
 
 class PostQuerySet(models.QuerySet):
@@ -64,3 +66,36 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PostCountQuerySet(models.QuerySet):
+    def visible_total(self, user, *, owner_id: int | None = None) -> int:
+        """How many posts `user` may see (only `owner_id`'s when given): published plus own drafts."""
+        scope = ALL_OWNERS if owner_id is None else owner_id
+        rows = dict(
+            (key, (published, drafts))
+            for key, published, drafts in self.filter(owner_id__in={scope, user.pk}).values_list(
+                "owner_id", "published", "drafts"
+            )
+        )
+        published = rows.get(scope, (0, 0))[0]
+        own_drafts = rows.get(user.pk, (0, 0))[1] if scope in (ALL_OWNERS, user.pk) else 0
+        return published + own_drafts
+
+
+class PostCount(models.Model):
+    """Published posts and drafts per owner (and over all owners), kept by database triggers.
+
+    List pages read their exact `count` here instead of counting a table that keeps growing;
+    the triggers (migration 0003) fire for every insert, delete and (un)publish, whatever its
+    source: the API, the admin, cascades or raw SQL.
+    """
+
+    owner_id = models.BigIntegerField(primary_key=True, help_text="A user id, or 0 for all owners.")
+    published = models.BigIntegerField(default=0)
+    drafts = models.BigIntegerField(default=0)
+
+    objects = PostCountQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"owner {self.owner_id}: {self.published} published, {self.drafts} drafts"

@@ -4,9 +4,12 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
 from .filters import PostFilter
-from .models import Post
+from .models import Post, PostCount
 from .permissions import IsOwnerOrReadOnly
 from .serializers import PostSerializer
+
+# List parameters that can drop posts from a list; with any of them present, rows are counted.
+NARROWING_PARAMS = ("search", "created_after", "created_before")
 
 
 class PostViewSet(viewsets.ModelViewSet):
@@ -22,6 +25,27 @@ class PostViewSet(viewsets.ModelViewSet):
         posts = Post.objects.all()
         posts = posts.owned_by(user) if self.action == "mine" else posts.visible_to(user)
         return posts.with_votes(user)
+
+    def paginate_queryset(self, queryset):
+        if self.paginator is not None:
+            self.paginator.known_count = self.tallied_count()
+        return super().paginate_queryset(queryset)
+
+    def tallied_count(self) -> int | None:
+        """The list's exact size from the trigger-kept tallies, or None when filters narrow it."""
+        params = self.request.query_params
+        if any(name in params for name in NARROWING_PARAMS):
+            return None
+        user = self.request.user
+        owner = params.get("owner", "").strip()
+        if self.action == "mine":
+            return None if owner else PostCount.objects.visible_total(user, owner_id=user.pk)
+        if not owner:
+            return PostCount.objects.visible_total(user)
+        # Only a plain id takes the fast path; other spellings the filter accepts are counted.
+        if not (owner.isascii() and owner.isdigit()):
+            return None
+        return PostCount.objects.visible_total(user, owner_id=int(owner))
 
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
