@@ -7,6 +7,8 @@ from django.db.models import Q
 from .models import Post
 
 MAX_ID = 2**63 - 1
+# Newest first; id breaks ties in the same direction.
+DEFAULT_ORDERING = ("-created_at", "-id")
 
 
 class IdFilter(django_filters.Filter):
@@ -70,7 +72,7 @@ class PostFilter(django_filters.FilterSet):
     def qs(self):
         queryset = super().qs
         # Ordering is always total: created_at or votes, then id in the same direction.
-        keys = self.form.cleaned_data.get("ordering") or ["-created_at"]
+        keys = self.form.cleaned_data.get("ordering") or [DEFAULT_ORDERING[0]]
         keys = [{"votes": "vote_count", "-votes": "-vote_count"}.get(k, k) for k in keys]
         tie_breaker = "-id" if keys[-1].startswith("-") else "id"
         return queryset.order_by(*keys, tie_breaker)

@@ -3,7 +3,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
-from .filters import PostFilter
+from .filters import DEFAULT_ORDERING, PostFilter
 from .models import Post, PostCount
 from .permissions import IsOwnerOrReadOnly
 from .serializers import PostSerializer
@@ -25,6 +25,15 @@ class PostViewSet(viewsets.ModelViewSet):
         posts = Post.objects.all()
         posts = posts.owned_by(user) if self.action == "mine" else posts.visible_to(user)
         return posts.with_votes(user)
+
+    def filter_queryset(self, queryset):
+        # List parameters narrow lists only; a single post is found by its id alone.
+        if self.action not in ("list", "mine"):
+            return queryset
+        if not any(name in self.request.query_params for name in PostFilter.base_filters):
+            # The plain feed skips building and validating the filter form.
+            return queryset.order_by(*DEFAULT_ORDERING)
+        return super().filter_queryset(queryset)
 
     def paginate_queryset(self, queryset):
         if self.paginator is not None:
