@@ -1,12 +1,16 @@
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
 TITLE_MAX = 200
 CONTENT_MAX = 10_000
+HAS_VOTED_SQL = (
+    "EXISTS (SELECT 1 FROM votes_vote WHERE votes_vote.post_id = posts_post.id AND votes_vote.user_id = %s)"
+)
 # PostCount's key for the tally over every owner (user ids start at 1).
 ALL_OWNERS = 0
 
@@ -21,10 +25,11 @@ class PostQuerySet(models.QuerySet):
 
     def with_votes(self, user) -> "PostQuerySet":
         """Owner joined and `has_voted` computed in the same query (the count is a column)."""
-        from votes.models import Vote
-
         if user.is_authenticated:
-            has_voted = Exists(Vote.objects.filter(post_id=OuterRef("pk"), user_id=user.pk))
+            # Written out: compiling the equivalent Exists(OuterRef) subquery cost a quarter of
+            # a single-post request. It refers to the outer table by name, so this queryset is
+            # not meant to be nested inside another query.
+            has_voted = RawSQL(HAS_VOTED_SQL, (user.pk,), output_field=models.BooleanField())  # noqa: S611
         else:
             has_voted = Value(False)
         return self.select_related("owner").annotate(has_voted=has_voted)
