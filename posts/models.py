@@ -8,8 +8,12 @@ from django.utils import timezone
 
 TITLE_MAX = 200
 CONTENT_MAX = 10_000
+# The OFFSET keeps PostgreSQL probing the (user, post) index once per listed post. Without it
+# the planner may rewrite the EXISTS into a hash of every like of the user, built before
+# the first row is read: a cost that grows with the data while the page stays 10 rows.
 HAS_VOTED_SQL = (
-    "EXISTS (SELECT 1 FROM votes_vote WHERE votes_vote.post_id = posts_post.id AND votes_vote.user_id = %s)"
+    "EXISTS (SELECT 1 FROM votes_vote WHERE votes_vote.post_id = posts_post.id"
+    " AND votes_vote.user_id = %s LIMIT 1 OFFSET 0)"
 )
 # PostCount's key for the tally over every owner (user ids start at 1).
 ALL_OWNERS = 0
