@@ -1,8 +1,10 @@
+from functools import lru_cache
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
 USER_BY_ID = "SELECT * FROM accounts_user WHERE id = %s"
 
@@ -11,6 +13,19 @@ class BearerAuthentication(JWTAuthentication):
     """JWT bearer tokens; the user row is read on every request, so deactivation bites at once."""
 
     www_authenticate_realm = "api"
+
+    def get_validated_token(self, raw_token: bytes):
+        """simplejwt's validation, done once per token: a signed token's claims never change.
+
+        Its expiry is still checked on every request, and the user row is still read (get_user).
+        """
+        token = _validated(bytes(raw_token))
+        try:
+            token.check_exp(current_time=aware_utcnow())
+        except TokenError:
+            # Expired since it was first seen: simplejwt refuses it with its usual answer.
+            return super().get_validated_token(raw_token)
+        return token
 
     def get_user(self, validated_token):
         """simplejwt's checks (the user exists, is active, kept the password) on a plain-SQL read.
@@ -31,3 +46,9 @@ class BearerAuthentication(JWTAuthentication):
         ) != get_md5_hash_password(user.password):
             raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
         return user
+
+
+@lru_cache(maxsize=4096)
+def _validated(raw_token: bytes):
+    # Only tokens that pass are remembered: an exception is never cached.
+    return JWTAuthentication().get_validated_token(raw_token)

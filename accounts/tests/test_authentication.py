@@ -1,6 +1,10 @@
 """Bearer authentication reads the user row on every request: each check bites at once."""
 
+import time
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
@@ -44,3 +48,15 @@ def test_token_names_the_user_it_was_issued_to(auth_client, user, other_user):
     body = me(auth_client).json()
     assert body["id"] == user.id
     assert User.objects.get(pk=body["id"]).email == user.email
+
+
+@pytest.mark.django_db
+def test_token_accepted_before_is_401_once_it_expires(user):
+    token = AccessToken.for_user(user)
+    token.set_exp(from_time=timezone.now(), lifetime=timedelta(seconds=1))
+    client = bearer(str(token))
+    assert me(client).status_code == 200
+    time.sleep(1.2)
+    response = me(client)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
