@@ -53,10 +53,11 @@ def test_token_names_the_user_it_was_issued_to(auth_client, user, other_user):
 @pytest.mark.django_db
 def test_token_accepted_before_is_401_once_it_expires(user):
     token = AccessToken.for_user(user)
-    token.set_exp(from_time=timezone.now(), lifetime=timedelta(seconds=1))
+    # `exp` is whole seconds, so a 2 s lifetime leaves at least 1 s of validity.
+    token.set_exp(from_time=timezone.now(), lifetime=timedelta(seconds=2))
     client = bearer(str(token))
     assert me(client).status_code == 200
-    time.sleep(1.2)
+    time.sleep(2.1)
     response = me(client)
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
