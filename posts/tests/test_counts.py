@@ -1,9 +1,13 @@
 """The list envelope's `count` comes from trigger-kept tallies; it must always equal the rows."""
 
-import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+import threading
 
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from conftest import bearer, login
 from posts.models import ALL_OWNERS, Post, PostCount
 from posts.tests.factories import make_post, utc
 
@@ -115,3 +119,35 @@ def test_unfiltered_list_does_not_count_rows(auth_client, user):
     with CaptureQueriesContext(connection) as queries:
         assert count(auth_client) == 1
     assert not any("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writes_keep_tallies_exact(make_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no race to show")
+    owners = [make_user() for _ in range(2)]
+    tokens = [login(APIClient(), owner.email)["access_token"] for owner in owners]
+    doomed = [make_post(owners[i % 2]) for i in range(10)]
+    barrier = threading.Barrier(30)
+    statuses = []
+
+    def act(i):
+        client = bearer(tokens[i % 2])
+        try:
+            barrier.wait()
+            if i < 10:
+                statuses.append(client.delete(f"/api/v1/posts/{doomed[i].id}/").status_code)
+            else:
+                body = {"title": f"t{i}", "content": "c", "published": i % 3 != 0}
+                statuses.append(client.post("/api/v1/posts/", body).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=act, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201] * 20 + [204] * 10
+    assert_tallies_match_rows()
