@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format migrate clean
+.PHONY: help run test lint format migrate clean bench
 
 help:
 	@echo "make run     set up, migrate the database and serve on http://$(HOST):$(PORT)"
 	@echo "make test    set up and run the test suite (DATABASE_URL picks the database)"
 	@echo "make lint    ruff lint and format check"
+	@echo "make bench   load-test gunicorn on one core with wrk (PostgreSQL; a few minutes)"
 
 $(BIN)/python:
 	@echo ">> creating virtualenv $(VENV)"
@@ -49,6 +50,12 @@ lint: $(VENV)/.dev-installed
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Load test on a fresh PostgreSQL database (BENCH_PG, BENCH_DB, BENCH_PORT; bench/run.py -h).
+bench: $(VENV)/.runtime-installed
+	@command -v wrk >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -11,6 +11,8 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
 
     default_limit = 10
     max_limit = 100
+    # A view that knows the exact size of its list without counting rows sets this first.
+    known_count: int | None = None
 
     def get_limit(self, request):
         raw = request.query_params.get(self.limit_query_param)
@@ -45,7 +47,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         self.request = request
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
-        self.count = self.get_count(queryset)
+        self.count = self.get_count(queryset) if self.known_count is None else self.known_count
         if self.count == 0 or self.offset >= self.count:
             return []
         return list(queryset[self.offset : self.offset + self.limit])

@@ -98,6 +98,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # The same backend; its health check polls the socket and asks the server only when needed.
+    DATABASES["default"]["ENGINE"] = "blogapi.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -200,6 +202,7 @@ REST_FRAMEWORK = {
         "blogapi.renderers.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "blogapi.negotiation.JSONFirstNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "blogapi.parsers.FastJSONParser",
         "rest_framework.parsers.FormParser",

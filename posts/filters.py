@@ -8,6 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from .models import Post
 
 MAX_ID = 2**63 - 1
+# Newest first; id breaks ties in the same direction.
+DEFAULT_ORDERING = ("-created_at", "-id")
 
 
 class IdFilter(django_filters.Filter):
@@ -69,7 +71,7 @@ class PostFilter(django_filters.FilterSet):
         queryset = super().qs
         # Ordering is always total: created_at or votes, then id in the same direction.
         # Empty items (`?ordering=,`) are skipped, as OrderingFilter itself does.
-        keys = [key for key in self.form.cleaned_data.get("ordering") or [] if key] or ["-created_at"]
+        keys = [key for key in self.form.cleaned_data.get("ordering") or [] if key] or [DEFAULT_ORDERING[0]]
         keys = [{"votes": "vote_count", "-votes": "-vote_count"}.get(k, k) for k in keys]
         tie_breaker = "-id" if keys[-1].startswith("-") else "id"
         return queryset.order_by(*keys, tie_breaker)

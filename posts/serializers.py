@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 from accounts.serializers import UserSerializer
@@ -34,3 +36,25 @@ class PostSerializer(serializers.ModelSerializer):
     def get_has_voted(self, post: Post) -> bool:
         # Annotated by PostQuerySet.with_votes(); a post just created has no likes yet.
         return bool(getattr(post, "has_voted", False))
+
+    def to_representation(self, post: Post) -> dict:
+        # Built in one step: the same output as the declared fields, without per-field
+        # dispatch, which dominated the time of a list page.
+        owner = post.owner
+        return {
+            "id": post.id,
+            "title": post.title,
+            "content": post.content,
+            "published": post.published,
+            "created_at": _iso(post.created_at),
+            "updated_at": _iso(post.updated_at),
+            "owner": {"id": owner.id, "email": owner.email, "created_at": _iso(owner.created_at)},
+            "votes": post.vote_count,
+            "has_voted": self.get_has_voted(post),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, as DRF's DateTimeField writes it (TIME_ZONE is UTC)."""
+    text = moment.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -1,4 +1,7 @@
-from django.db import IntegrityError, transaction
+from contextlib import nullcontext
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from posts.models import Post
 
@@ -24,17 +27,32 @@ def _visible_post(*, user, post_id: int) -> Post:
     return post
 
 
-def vote_cast(*, user, post_id: int) -> Vote:
-    """Like a post once; the unique constraint decides races, not a prior SELECT."""
-    post = _visible_post(user=user, post_id=post_id)
+# Inserts the like only if the post is visible to the voter, in one statement.
+INSERT_VISIBLE_VOTE = """
+INSERT INTO votes_vote (user_id, post_id, created_at)
+SELECT %s, id, %s FROM posts_post WHERE id = %s AND (published OR owner_id = %s)
+"""
+
+
+def vote_cast(*, user, post_id: int) -> None:
+    """Like a post once; the unique constraint decides races, not a prior SELECT.
+
+    Visibility check and insert are one statement: a like costs one round trip.
+    """
+    # A lone statement is atomic by itself; inside a caller's transaction a savepoint keeps
+    # a refused insert from aborting it.
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        with transaction.atomic():
-            return Vote.objects.create(user=user, post=post)
+        with guard, connection.cursor() as cursor:
+            cursor.execute(INSERT_VISIBLE_VOTE, [user.pk, timezone.now(), post_id, user.pk])
+            inserted = cursor.rowcount
     except IntegrityError:
         # Either the like exists already, or the post was deleted in the meantime.
         if Post.objects.filter(pk=post_id).exists():
             raise AlreadyVoted from None
         raise PostNotFound from None
+    if not inserted:
+        raise PostNotFound
 
 
 def vote_withdraw(*, user, post_id: int) -> None:

@@ -154,7 +154,7 @@ def test_api_answers_503_detail_when_the_database_is_lost(auth_client, monkeypat
     def refuse(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("django.db.models.query.QuerySet._fetch_all", refuse)
+    monkeypatch.setattr("django.db.backends.utils.CursorWrapper.execute", refuse)
     response = auth_client.get("/api/v1/posts/")
     assert response.status_code == 503
     assert set(response.json()) == {"detail"}

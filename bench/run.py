@@ -1,0 +1,434 @@
+"""`make bench`: load-test blogapi under gunicorn on one core, then again at 200,000 posts.
+
+1. creates a fresh PostgreSQL database and migrates it;
+2. starts gunicorn with the production config (gunicorn.conf.py, DEBUG off) pinned to one CPU;
+3. registers and logs in the users over HTTP, then seeds posts and likes with generate_series;
+4. drives each scenario with wrk (bench/load.lua) pinned to another CPU and prints
+   req/s, p50, p99 and non-2xx per scenario;
+5. grows the data to 200,000 posts / 1,000,000 likes and compares list and search latency
+   with the same requests at the small size;
+6. stops gunicorn and drops the database (also on failure or Ctrl-C).
+
+Run it with the project's virtualenv (`make bench` does); `-h` lists the knobs.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "load.lua"
+PASSWORD = "bench-password-{}-Kq8"
+# The one word the search scenario looks for: it sits in a fixed number of posts at every size,
+# so both sizes ask the same question and get answers of the same length.
+NEEDLE = "quokka"
+NEEDLE_POSTS = 20
+WORDS = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+    "duis",
+    "aute",
+    "irure",
+    "in",
+    "reprehenderit",
+    "voluptate",
+    "velit",
+    "esse",
+]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    env = os.environ.get
+    parser.add_argument("--pg", default=env("BENCH_PG", "postgres://root@127.0.0.1:5432"))
+    parser.add_argument("--db", default=env("BENCH_DB", "blogapi_bench"), help="created and dropped")
+    parser.add_argument("--port", type=int, default=int(env("BENCH_PORT", "8099")))
+    parser.add_argument("--server-cpus", default=env("BENCH_SERVER_CPUS", "1"))
+    parser.add_argument("--client-cpus", default=env("BENCH_CLIENT_CPUS", "0"))
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--posts", type=int, default=2_000)
+    parser.add_argument("--votes", type=int, default=5_000)
+    parser.add_argument("--big-posts", type=int, default=200_000)
+    parser.add_argument("--big-votes", type=int, default=1_000_000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--login-connections", type=int, default=4)
+    parser.add_argument("--duration", type=int, default=10, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=int, default=2, help="discarded seconds before each")
+    parser.add_argument("--scenarios", default="list,get,create,vote,login")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the 200k-post comparison")
+    parser.add_argument("--keep", action="store_true", help="leave the database in place")
+    parser.add_argument("--json", help="also write the results to this file")
+    return parser.parse_args()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Server:
+    """gunicorn with the project's config, pinned, on a database of its own."""
+
+    def __init__(self, args: argparse.Namespace, database_url: str, logfile: Path):
+        self.url = f"http://127.0.0.1:{args.port}"
+        self.env = {
+            **os.environ,
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": database_url,
+            "AUTH_THROTTLE_RATE": "off",
+            "ACCESS_TOKEN_LIFETIME_MINUTES": "240",
+            "GUNICORN_BIND": f"127.0.0.1:{args.port}",
+        }
+        self.cpus = args.server_cpus
+        self.logfile = logfile
+        self.process: subprocess.Popen | None = None
+
+    def manage(self, *command: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
+
+    def start(self) -> None:
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        command = [str(gunicorn), "blogapi.wsgi"]
+        if self.cpus:
+            command = ["taskset", "-c", self.cpus, *command]
+        with self.logfile.open("ab") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        for _ in range(100):
+            try:
+                if http(f"{self.url}/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not come up; see {self.logfile}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def http(url: str, data: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def seed_users(server: Server, count: int, tag: str) -> list[dict]:
+    """Register and log in over HTTP, so passwords and tokens come from the real endpoints."""
+    users = []
+    for i in range(count):
+        email, password = f"bench{tag}u{i:02d}@example.com", PASSWORD.format(i)
+        status, body = http(
+            f"{server.url}/api/v1/users/", json.dumps({"email": email, "password": password}).encode()
+        )
+        if status != 201:
+            raise SystemExit(f"registration answered {status}: {body}")
+        form = urllib.parse.urlencode({"username": email, "password": password})
+        status, tokens = http(
+            f"{server.url}/api/v1/auth/token/", form.encode(), "application/x-www-form-urlencoded"
+        )
+        if status != 200:
+            raise SystemExit(f"login answered {status}: {tokens}")
+        users.append({"id": body["id"], "token": tokens["access_token"], "login": form})
+    return users
+
+
+def seed_posts(db, *, total: int, user_ids: list[int]) -> None:
+    """Top posts up to `total`, older than any already there; one in 50 is a draft."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MIN(created_at), now()) FROM posts_post"
+        )
+        have, last_id, oldest = cursor.fetchone()
+        if have >= total:
+            return
+        cursor.execute(
+            """
+            INSERT INTO posts_post (title, content, published, owner_id, vote_count, created_at, updated_at)
+            SELECT 'seed post ' || g,
+                   CASE WHEN g <= %(needle_posts)s THEN %(needle)s || ' ' ELSE '' END
+                   || array_to_string(ARRAY(
+                       SELECT (%(words)s::text[])[1 + (g * 7919 + i * 104729) %% %(nwords)s]
+                       FROM generate_series(1, 25) i), ' '),
+                   g %% 50 <> 0,
+                   (%(owners)s::bigint[])[1 + g %% %(nowners)s],
+                   0,
+                   %(oldest)s - make_interval(secs => %(last)s + 1 - g),
+                   %(oldest)s - make_interval(secs => %(last)s + 1 - g)
+            FROM generate_series(%(first)s, %(last)s) g
+            """,
+            {
+                "needle_posts": NEEDLE_POSTS,
+                "needle": NEEDLE,
+                "words": WORDS,
+                "nwords": len(WORDS),
+                "owners": user_ids,
+                "nowners": len(user_ids),
+                "oldest": oldest,
+                "first": last_id + 1,
+                "last": last_id + total - have,
+            },
+        )
+    db.commit()
+
+
+def seed_votes(db, *, total: int) -> None:
+    """Top likes up to `total`, spread evenly and pseudo-randomly over (user, post) pairs."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT (SELECT COUNT(*) FROM posts_post) * (SELECT COUNT(*) FROM accounts_user)")
+        pairs = cursor.fetchone()[0]
+        for salt in range(1, 6):
+            cursor.execute("SELECT COUNT(*) FROM votes_vote")
+            missing = total - cursor.fetchone()[0]
+            if missing <= 0:
+                break
+            # A hash picks a little more than the missing share of all pairs; its lowest values
+            # win, so the likes spread over every post. Pairs already liked are skipped.
+            per_mille = min(1000, int(1000 * 1.3 * missing / max(pairs, 1)) + 1)
+            cursor.execute(
+                """
+                INSERT INTO votes_vote (user_id, post_id, created_at)
+                SELECT u.id, p.id, now() FROM posts_post p CROSS JOIN accounts_user u
+                WHERE (p.id * 2654435761 + u.id * 40503 * %(salt)s) %% 1000 < %(per_mille)s
+                ORDER BY (p.id * 2654435761 + u.id * 40503 * %(salt)s) %% 1000, p.id, u.id
+                LIMIT %(missing)s
+                ON CONFLICT DO NOTHING
+                """,
+                {"salt": salt, "per_mille": per_mille, "missing": missing},
+            )
+    db.commit()
+
+
+def analyze(db) -> None:
+    db.autocommit = True
+    with db.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    db.autocommit = False
+
+
+def sizes(db) -> str:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT (SELECT COUNT(*) FROM posts_post), (SELECT COUNT(*) FROM votes_vote)")
+        posts, votes = cursor.fetchone()
+    db.commit()
+    return f"{posts:,} posts / {votes:,} likes"
+
+
+def run_wrk(args, server: Server, name: str, spec: dict, connections: int) -> dict:
+    """A warm-up run (discarded), then the measured run; returns its figures."""
+    lines = [f"{key} {value}" for key, value in spec.items() if isinstance(value, str)]
+    for key in ("token", "post", "login"):
+        lines += [f"{key} {value}" for value in spec.get(key + "s", [])]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(lines) + "\n")
+    env = {**os.environ, "BENCH_INPUT": handle.name}
+    result = None
+    try:
+        for seconds in (args.warmup, args.duration):
+            if seconds <= 0:
+                continue
+            command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
+            command += ["-s", str(LUA), server.url]
+            if args.client_cpus:
+                command = ["taskset", "-c", args.client_cpus, *command]
+            output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+            result = json.loads(output.split("BENCH-RESULT ", 1)[1])
+    finally:
+        os.unlink(handle.name)
+    seconds = result["duration_us"] / 1e6
+    codes = {int(code): n for code, n in result["codes"].items()}
+    return {
+        "scenario": name,
+        "connections": connections,
+        "rps": result["requests"] / seconds,
+        "p50_ms": result["p50_us"] / 1000,
+        "p90_ms": result["p90_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "requests": result["requests"],
+        "non_2xx": sum(n for code, n in codes.items() if not 200 <= code < 300),
+        "5xx": sum(n for code, n in codes.items() if code >= 500),
+        "socket_errors": result["socket_errors"],
+        "codes": dict(sorted(codes.items())),
+    }
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'scenario':<16}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'5xx':>6}  codes"
+    )
+    for row in rows:
+        codes = " ".join(f"{code}:{n}" for code, n in row["codes"].items())
+        print(
+            f"{row['scenario']:<16}{row['connections']:>6}{row['rps']:>9.1f}{row['p50_ms']:>9.2f}"
+            f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}{row['5xx']:>6}  {codes}"
+        )
+    print(flush=True)
+
+
+def scaling_specs(users: list[dict]) -> dict[str, dict]:
+    tokens = [user["token"] for user in users]
+    return {
+        "list": {"path": "/api/v1/posts/?limit=10", "tokens": tokens},
+        "list -votes": {"path": "/api/v1/posts/?limit=10&ordering=-votes", "tokens": tokens},
+        "list owner": {"path": f"/api/v1/posts/?limit=10&owner={users[0]['id']}", "tokens": tokens},
+        "search": {"path": f"/api/v1/posts/?limit=10&search={NEEDLE}", "tokens": tokens},
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    base = args.pg.rstrip("/")
+    admin = psycopg2.connect(f"{base}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
+        cursor.execute(f'CREATE DATABASE "{args.db}"')
+    logfile = Path(tempfile.gettempdir()) / f"{args.db}-gunicorn.log"
+    server = Server(args, f"{base}/{args.db}", logfile)
+    db = None
+    results: dict = {"scenarios": [], "scaling": []}
+    try:
+        log(f"migrating {args.db}")
+        server.manage("migrate", "--noinput", "-v0")
+        server.start()
+        log(f"gunicorn up at {server.url} on CPU {server.cpus or 'any'} (log: {logfile})")
+        db = psycopg2.connect(f"{base}/{args.db}")
+        users = seed_users(server, args.users, time.strftime("%H%M%S"))
+        seed_posts(db, total=args.posts, user_ids=[user["id"] for user in users])
+        seed_votes(db, total=args.votes)
+        analyze(db)
+        small = sizes(db)
+        log(f"seeded {args.users} users, {small}")
+        with db.cursor() as cursor:
+            cursor.execute("SELECT id FROM posts_post WHERE published ORDER BY id")
+            post_ids = [str(row[0]) for row in cursor.fetchall()]
+        db.commit()
+        tokens = [user["token"] for user in users]
+
+        scaling = scaling_specs(users)
+        small_rows = []
+        if not args.no_scaling:
+            for name, spec in scaling.items():
+                small_rows.append(run_wrk(args, server, name, spec, args.connections))
+                log(f"{name} at {small}: p50 {small_rows[-1]['p50_ms']:.2f} ms")
+
+        scenarios = {
+            "list": {"path": "/api/v1/posts/?limit=10&offset=0", "tokens": tokens},
+            "get": {"path": "/api/v1/posts/{post}/", "tokens": tokens, "posts": post_ids},
+            "create": {
+                "method": "POST",
+                "path": "/api/v1/posts/",
+                "body": '{"title": "bench post {n}", "content": "written under load"}',
+                "tokens": tokens,
+            },
+            "vote": {
+                "method": "POST",
+                "path": "/api/v1/votes/",
+                "body": '{"post_id": {post}, "dir": 1}',
+                "tokens": tokens,
+                "posts": post_ids,
+            },
+            "login": {
+                "method": "POST",
+                "path": "/api/v1/auth/token/",
+                "ctype": "application/x-www-form-urlencoded",
+                "logins": [user["login"] for user in users],
+            },
+        }
+        for name in args.scenarios.split(","):
+            connections = args.login_connections if name == "login" else args.connections
+            row = run_wrk(args, server, name, scenarios[name], connections)
+            results["scenarios"].append(row)
+            log(f"{name}: {row['rps']:.1f} req/s, p50 {row['p50_ms']:.2f} ms, codes {row['codes']}")
+        print_table(f"blogapi on CPU {server.cpus or 'any'}, {small} at the start", results["scenarios"])
+
+        if not args.no_scaling:
+            log(f"growing the data to {args.big_posts:,} posts / {args.big_votes:,} likes")
+            seed_posts(db, total=args.big_posts, user_ids=[user["id"] for user in users])
+            seed_votes(db, total=args.big_votes)
+            analyze(db)
+            big = sizes(db)
+            log(f"now {big}")
+            for (name, spec), before in zip(scaling.items(), small_rows, strict=True):
+                after = run_wrk(args, server, name, spec, args.connections)
+                ratio = after["p50_ms"] / before["p50_ms"]
+                results["scaling"].append({"request": name, "small": before, "big": after, "ratio": ratio})
+                log(f"{name} at {big}: p50 {after['p50_ms']:.2f} ms ({ratio:.2f}x)")
+            print(f"\nScaling: p50 at {small} (after seeding) vs {big}")
+            header = f"{'request':<16}{'small p50':>10}{'big p50':>10}{'ratio':>7}{'big p99':>9}"
+            print(f"{header}{'big req/s':>10}{'5xx':>5}")
+            for row in results["scaling"]:
+                small_row, big_row = row["small"], row["big"]
+                print(
+                    f"{row['request']:<16}{small_row['p50_ms']:>10.2f}{big_row['p50_ms']:>10.2f}"
+                    f"{row['ratio']:>7.2f}{big_row['p99_ms']:>9.2f}{big_row['rps']:>10.1f}"
+                    f"{small_row['5xx'] + big_row['5xx']:>5}"
+                )
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+    finally:
+        server.stop()
+        if db is not None:
+            db.close()
+        if not args.keep:
+            with admin.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
+        admin.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
