@@ -18,6 +18,9 @@ keepalive = 5
 # Recycle workers now and then so a slow leak cannot grow without bound.
 max_requests = 200_000
 max_requests_jitter = 20_000
+# No gunicornc control socket: its default path ($HOME/.gunicorn) is shared by every instance on a
+# host and is not writable in the container's read-only filesystem.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
