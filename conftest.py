@@ -62,3 +62,12 @@ def auth_client(user) -> APIClient:
 @pytest.fixture
 def other_client(other_user) -> APIClient:
     return bearer(login(APIClient(), other_user.email)["access_token"])
+
+
+def admin_action(client, changelist: str, action: str, objects) -> object:
+    """Run an admin changelist action on `objects`, following the redirect to the result page."""
+    return client.post(
+        changelist,
+        {"action": action, "_selected_action": [obj.pk for obj in objects], "index": 0},
+        follow=True,
+    )

@@ -5,6 +5,14 @@ from rest_framework import serializers
 from .models import User
 
 
+def validate_new_password(attrs: dict, *, field: str) -> None:
+    """Django's password validators, judged against the account's email, as `field`'s errors."""
+    try:
+        password_validation.validate_password(attrs[field], user=User(email=attrs["email"]))
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({field: list(exc.messages)}) from exc
+
+
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
@@ -25,10 +33,7 @@ class UserCreateSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        try:
-            password_validation.validate_password(attrs["password"], user=User(email=attrs["email"]))
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        validate_new_password(attrs, field="password")
         return attrs
 
 
@@ -78,8 +83,5 @@ class PasswordResetSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        try:
-            password_validation.validate_password(attrs["new_password"], user=User(email=attrs["email"]))
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+        validate_new_password(attrs, field="new_password")
         return attrs

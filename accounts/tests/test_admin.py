@@ -3,7 +3,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import User
-from conftest import PASSWORD, bearer, login
+from conftest import PASSWORD, admin_action, bearer, login
 
 CHANGELIST = "/admin/accounts/user/"
 
@@ -35,11 +35,7 @@ def superuser_client(db) -> Client:
 
 
 def run_action(client: Client, action: str, users: list[User]):
-    return client.post(
-        CHANGELIST,
-        {"action": action, "_selected_action": [u.pk for u in users], "index": 0},
-        follow=True,
-    )
+    return admin_action(client, CHANGELIST, action, users)
 
 
 @pytest.mark.django_db

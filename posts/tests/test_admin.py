@@ -5,6 +5,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from conftest import admin_action
 from posts.models import Post
 from posts.tests.factories import make_post
 from votes.models import Vote
@@ -32,11 +33,7 @@ def moderator_client(moderator) -> Client:
 
 
 def run_action(client: Client, action: str, posts: list[Post]):
-    return client.post(
-        CHANGELIST,
-        {"action": action, "_selected_action": [p.pk for p in posts], "index": 0},
-        follow=True,
-    )
+    return admin_action(client, CHANGELIST, action, posts)
 
 
 @pytest.mark.django_db
