@@ -1,8 +1,12 @@
 """Django's error pages for requests that never reach a DRF view (no URL matched, a host or
 header Django refused): API paths get DRF's `{detail}` JSON, everything else Django's HTML."""
 
+import sys
+
 from django.http import JsonResponse
 from django.views import defaults
+
+from .middleware import DATABASE_DOWN, database_unavailable
 
 
 def _is_api(request) -> bool:
@@ -22,6 +26,11 @@ def not_found(request, exception):
 
 
 def server_error(request):
+    # Django calls this while handling the exception: a database lost outside any view (in a
+    # middleware, say) is still the 503 that the middleware gives for views.
+    exception = sys.exc_info()[1]
+    if isinstance(exception, DATABASE_DOWN):
+        return database_unavailable(exception)
     if _is_api(request):
         return JsonResponse({"detail": "A server error occurred."}, status=500)
     return defaults.server_error(request)

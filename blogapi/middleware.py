@@ -22,11 +22,19 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)):
+        if not isinstance(exception, DATABASE_DOWN):
             return None
-        logger.error("database unavailable: %s", (str(exception).strip().splitlines() or ["?"])[0])
-        for conn in connections.all(initialized_only=True):
-            conn.close_if_unusable_or_obsolete()
-        response = JsonResponse({"detail": UNAVAILABLE}, status=503)
-        response["Retry-After"] = "5"
-        return response
+        return database_unavailable(exception)
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def database_unavailable(exception: Exception) -> JsonResponse:
+    """The 503 for a lost database; drops broken connections so the next request reconnects."""
+    logger.error("database unavailable: %s", (str(exception).strip().splitlines() or ["?"])[0])
+    for conn in connections.all(initialized_only=True):
+        conn.close_if_unusable_or_obsolete()
+    response = JsonResponse({"detail": UNAVAILABLE}, status=503)
+    response["Retry-After"] = "5"
+    return response

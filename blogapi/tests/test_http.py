@@ -1,11 +1,15 @@
 """CORS for browser front ends on other origins, Django's security headers, and the operations
 endpoints (API.md, Operations)."""
 
+import json
+
 import pytest
 from django.db import OperationalError
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from blogapi.errors import server_error
+from blogapi.middleware import UNAVAILABLE
 from conftest import bearer, login
 
 APP = "https://app.example.com"
@@ -208,3 +212,24 @@ def test_value_the_database_cannot_store_is_a_400(auth_client, monkeypatch):
     response = auth_client.post("/api/v1/posts/", {"title": "t", "content": "c"}, format="json")
     assert response.status_code == 400
     assert response.json() == {"detail": "A value is out of range or malformed."}
+
+
+@pytest.mark.django_db
+def test_database_lost_outside_a_view_is_also_503(rf):
+    request = rf.get("/admin/")
+    try:
+        raise OperationalError("could not connect to server")
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503
+    assert json.loads(response.content) == {"detail": UNAVAILABLE}
+    assert response["Retry-After"] == "5"
+
+
+def test_other_server_errors_on_api_paths_are_json_500(rf):
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        response = server_error(rf.get("/api/v1/posts/"))
+    assert response.status_code == 500
+    assert json.loads(response.content) == {"detail": "A server error occurred."}
