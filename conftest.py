@@ -4,6 +4,7 @@ import itertools
 from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -45,6 +46,13 @@ def login(client: APIClient, email: str, password: str = PASSWORD) -> dict:
     )
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def session_client(user: User) -> Client:
+    """A browser-like client logged in with a session (admin pages, browsable API)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def bearer(access_token: str) -> APIClient:

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import User
-from conftest import PASSWORD, admin_action, bearer, login
+from conftest import PASSWORD, admin_action, bearer, login, session_client
 
 CHANGELIST = "/admin/accounts/user/"
 
@@ -22,16 +22,12 @@ def moderator(make_user) -> User:
 
 @pytest.fixture
 def moderator_client(moderator) -> Client:
-    client = Client()
-    client.force_login(moderator)
-    return client
+    return session_client(moderator)
 
 
 @pytest.fixture
 def superuser_client(db) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser(email="root@example.com", password=PASSWORD))
-    return client
+    return session_client(User.objects.create_superuser(email="root@example.com", password=PASSWORD))
 
 
 def run_action(client: Client, action: str, users: list[User]):
@@ -52,8 +48,7 @@ def test_staff_can_log_into_admin_with_email(moderator):
 
 @pytest.mark.django_db
 def test_non_staff_cannot_use_admin(user):
-    client = Client()
-    client.force_login(user)
+    client = session_client(user)
     response = client.get(CHANGELIST)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
@@ -189,8 +184,7 @@ def test_moderator_cannot_deactivate_themselves(moderator_client, moderator, use
 def test_view_only_staff_cannot_deactivate(make_user, user):
     viewer = make_user("viewer@example.com", is_staff=True)
     viewer.user_permissions.set(Permission.objects.filter(codename="view_user"))
-    client = Client()
-    client.force_login(viewer)
+    client = session_client(viewer)
     response = run_action(client, "deactivate_users", [user])
     assert response.status_code == 200
     user.refresh_from_db()

@@ -5,7 +5,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from conftest import admin_action
+from conftest import admin_action, session_client
 from posts.models import Post
 from posts.tests.factories import make_post
 from votes.models import Vote
@@ -27,9 +27,7 @@ def moderator(make_user) -> User:
 
 @pytest.fixture
 def moderator_client(moderator) -> Client:
-    client = Client()
-    client.force_login(moderator)
-    return client
+    return session_client(moderator)
 
 
 def run_action(client: Client, action: str, posts: list[Post]):
@@ -172,8 +170,7 @@ def test_vote_change_form_cannot_move_a_like(user, other_user):
     post = make_post(user, title="First")
     other = make_post(user, title="Second")
     vote = Vote.objects.create(user=other_user, post=post)
-    client = Client()
-    client.force_login(User.objects.create_superuser(email="root@example.com", password="x-long-pass"))
+    client = session_client(User.objects.create_superuser(email="root@example.com", password="x-long-pass"))
     response = client.post(f"/admin/votes/vote/{vote.pk}/change/", {"user": user.pk, "post": other.pk})
     assert response.status_code == 302
     vote.refresh_from_db()
