@@ -27,24 +27,23 @@ def _visible_post(*, user, post_id: int) -> Post:
     return post
 
 
-# Inserts the like only if the post is visible to the voter, in one statement.
-INSERT_VISIBLE_VOTE = """
-INSERT INTO votes_vote (user_id, post_id, created_at)
-SELECT %s, id, %s FROM posts_post WHERE id = %s AND (published OR owner_id = %s)
-"""
-
-
 def vote_cast(*, user, post_id: int) -> None:
     """Like a post once; the unique constraint decides races, not a prior SELECT.
 
-    Visibility check and insert are one statement: a like costs one round trip.
+    Visibility check and insert are one statement (a like costs one round trip); which posts
+    are visible comes from PostQuerySet.visible_to, the one place that rule is written.
     """
+    visible, visible_params = (
+        Post.objects.visible_to(user).filter(pk=post_id).values("id").query.sql_with_params()
+    )
+    # Only SQL compiled by the ORM is interpolated; every value travels as a parameter.
+    insert = f"INSERT INTO votes_vote (user_id, post_id, created_at) SELECT %s, v.id, %s FROM ({visible}) v"  # noqa: S608
     # A lone statement is atomic by itself; inside a caller's transaction a savepoint keeps
     # a refused insert from aborting it.
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with guard, connection.cursor() as cursor:
-            cursor.execute(INSERT_VISIBLE_VOTE, [user.pk, timezone.now(), post_id, user.pk])
+            cursor.execute(insert, [user.pk, timezone.now(), *visible_params])
             inserted = cursor.rowcount
     except IntegrityError:
         # Either the like exists already, or the post was deleted in the meantime.
