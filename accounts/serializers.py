@@ -67,10 +67,6 @@ class RefreshTokenSerializer(serializers.Serializer):
     refresh_token = serializers.CharField(max_length=4096)
 
 
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class PasswordRecoverySerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 

@@ -11,14 +11,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from blogapi.openapi import error_responses
-from blogapi.parsers import FastJSONParser
+from httpkit.errors import DetailSerializer
+from httpkit.openapi import error_responses
+from httpkit.parsers import FastJSONParser
 
 from . import services, tasks
 from .models import User
 from .serializers import (
     EMAIL_TAKEN,
-    DetailSerializer,
     PasswordRecoverySerializer,
     PasswordResetSerializer,
     RefreshTokenSerializer,

@@ -59,10 +59,11 @@ INSTALLED_APPS = [
     "posts",
     "votes",
     "fastapi_import",
+    "httpkit",
 ]
 
 MIDDLEWARE = [
-    "blogapi.middleware.DatabaseUnavailableMiddleware",
+    "httpkit.errors.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -99,7 +100,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     # The same backend; its health check polls the socket and asks the server only when needed.
-    DATABASES["default"]["ENGINE"] = "blogapi.postgresql"
+    DATABASES["default"]["ENGINE"] = "httpkit.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -199,21 +200,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
-        "blogapi.renderers.FastJSONRenderer",
+        "httpkit.renderers.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "blogapi.negotiation.JSONFirstNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "httpkit.negotiation.JSONFirstNegotiation",
     "DEFAULT_PARSER_CLASSES": [
-        "blogapi.parsers.FastJSONParser",
+        "httpkit.parsers.FastJSONParser",
         "rest_framework.parsers.FormParser",
         # The browsable API's HTML forms post multipart/form-data.
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "blogapi.pagination.StrictLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "httpkit.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 10,
-    "DEFAULT_SCHEMA_CLASS": "blogapi.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "blogapi.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "httpkit.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "httpkit.errors.api_exception_handler",
     # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -245,7 +246,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "blogapi.openapi.add_health_endpoints",
+        "httpkit.openapi.add_health_endpoints",
     ],
     # validatorUrl None: Swagger UI would otherwise fetch a badge from validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import health
-from .converters import IdConverter
+from httpkit import health
+from httpkit.converters import IdConverter
 
 register_converter(IdConverter, "id")
 
@@ -24,6 +24,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
 ]
 
-handler400 = "blogapi.errors.bad_request"
-handler404 = "blogapi.errors.not_found"
-handler500 = "blogapi.errors.server_error"
+handler400 = "httpkit.errors.bad_request"
+handler404 = "httpkit.errors.not_found"
+handler500 = "httpkit.errors.server_error"

@@ -3,7 +3,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
-from blogapi.openapi import error_responses
+from httpkit.openapi import error_responses
 
 from .filters import DEFAULT_ORDERING, PostFilter
 from .models import Post, PostCount

@@ -4,8 +4,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.serializers import DetailSerializer
-from blogapi.openapi import error_responses
+from httpkit.errors import DetailSerializer
+from httpkit.openapi import error_responses
 
 from . import services
 from .serializers import VoteSerializer

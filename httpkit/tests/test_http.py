@@ -8,9 +8,8 @@ from django.db import OperationalError
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from blogapi.errors import server_error
-from blogapi.middleware import UNAVAILABLE
 from conftest import bearer, login
+from httpkit.errors import UNAVAILABLE, server_error
 
 APP = "https://app.example.com"
 

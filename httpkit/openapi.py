@@ -10,27 +10,12 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+from .errors import ErrorSerializer, ValidationErrorSerializer
 
 TOKEN_URL = "/api/v1/auth/token/"  # noqa: S105 (a path, not a secret)
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
-
-
-class ErrorSerializer(serializers.Serializer):
-    """DRF's body for every error that is not about particular fields."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False, help_text="On a rejected token: `token_not_valid`.")
-    messages = serializers.ListField(
-        child=serializers.DictField(child=serializers.CharField()),
-        required=False,
-        help_text="On a rejected token: why each token type refused it.",
-    )
-
-
-class ValidationErrorSerializer(serializers.Serializer):
-    """DRF's field errors: `{field: [message, ...]}`; a body that cannot be parsed gets `{detail}`."""
 
 
 class ValidationErrorSchema(OpenApiSerializerExtension):

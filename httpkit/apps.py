@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HttpKitConfig(AppConfig):
+    name = "httpkit"
+    verbose_name = "HTTP kit"
