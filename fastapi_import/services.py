@@ -29,7 +29,9 @@ from django.db.models import F
 
 from accounts.models import User
 from posts.models import CONTENT_MAX, TITLE_MAX, Post
+from posts.queries import posts_insert_many
 from votes.models import Vote
+from votes.queries import votes_insert_many
 
 from .source import FastAPISource, SourcePost, SourceUser
 
@@ -169,18 +171,7 @@ class _PostgresWriter(_Writer):
     """Posts and likes as one INSERT ... SELECT FROM unnest(arrays) per batch: no model
     instances to build, and updated_at written as it should be."""
 
-    POSTS = (
-        "INSERT INTO posts_post "
-        "(id, title, content, published, vote_count, created_at, updated_at, owner_id) "
-        "SELECT id, title, content, published, 0, created_at, created_at, owner_id FROM unnest("
-        "%s::bigint[], %s::text[], %s::text[], %s::boolean[], %s::timestamptz[], %s::bigint[]"
-        ") AS t (id, title, content, published, created_at, owner_id)"
-    )
-    VOTES = (
-        "INSERT INTO votes_vote (user_id, post_id, created_at) "
-        "SELECT user_id, post_id, now() FROM unnest(%s::bigint[], %s::bigint[]) AS t (user_id, post_id)"
-    )
-    TABLES = ("posts_post", "votes_vote")
+    TABLES = (Post._meta.db_table, Vote._meta.db_table)
 
     @contextmanager
     def loading(self, progress: Callable[[str], None]) -> Iterator[None]:
@@ -221,13 +212,10 @@ class _PostgresWriter(_Writer):
             cursor.execute(f"ANALYZE {', '.join(tables)}")
 
     def posts(self, posts: list[NewPost]) -> None:
-        columns = [[getattr(post, column.name) for post in posts] for column in fields(NewPost)]
-        with connection.cursor() as cursor:
-            cursor.execute(self.POSTS, columns)
+        posts_insert_many([[getattr(post, column.name) for post in posts] for column in fields(NewPost)])
 
     def votes(self, likes: list[tuple[int, int]]) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.VOTES, [list(column) for column in zip(*likes, strict=True)])
+        votes_insert_many(likes)
 
     def finish(self) -> None:
         self._move_sequences()
