@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "posts",
     "votes",
     "fastapi_import",
+    "demo",
     "httpkit",
 ]
 

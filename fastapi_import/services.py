@@ -15,12 +15,10 @@ Rules (also in the README, "Moving from the FastAPI app"):
 """
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from itertools import islice
-from typing import TypeVar
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
@@ -28,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from accounts.models import User
+from bulk.batches import batched
 from posts.models import CONTENT_MAX, TITLE_MAX, Post
 from posts.queries import posts_insert_many
 from votes.models import Vote
@@ -38,8 +37,6 @@ from .source import FastAPISource, SourcePost, SourceUser
 BATCH_SIZE = 5000
 EMAIL_MAX = User._meta.get_field("email").max_length
 BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
-
-T = TypeVar("T")
 
 
 class TargetNotEmpty(Exception):
@@ -221,12 +218,6 @@ class _PostgresWriter(_Writer):
         self._move_sequences()
 
 
-def _batches(rows: Iterable[T]) -> Iterator[list[T]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, BATCH_SIZE)):
-        yield batch
-
-
 def normalise_email(raw: str | None) -> str:
     return User.objects.normalize_email((raw or "").strip())
 
@@ -311,7 +302,7 @@ class _Copy:
 
         keep.sort(key=lambda r: r.id)
         done = 0
-        for batch in _batches(keep):
+        for batch in batched(keep, BATCH_SIZE):
             self.writer.users([self._user(row) for row in batch])
             done += len(batch)
             self._progress("users", done, len(keep))
@@ -337,7 +328,7 @@ class _Copy:
     def _posts(self) -> None:
         total = self.source.count(self.source.layout.posts_table)
         done = 0
-        for batch in _batches(self.source.posts()):
+        for batch in batched(self.source.posts(), BATCH_SIZE):
             posts = [post for row in batch if (post := self._post(row)) is not None]
             if posts:
                 self.writer.posts(posts)
@@ -391,7 +382,7 @@ class _Copy:
     def _votes(self) -> None:
         total = self.source.count("votes")
         done = 0
-        for batch in _batches(self.source.votes()):
+        for batch in batched(self.source.votes(), BATCH_SIZE):
             likes = [like for user_id, post_id in batch if (like := self._vote(user_id, post_id)) is not None]
             self.summary.votes += len(likes)
             if likes:
