@@ -1,4 +1,4 @@
-"""Bad input of every kind is a 4xx in DRF's shape, never a 5xx (API.md, Conventions)."""
+"""Bad input of every kind is a 4xx in DRF's shape, never a 5xx (docs/api.md, Conventions)."""
 
 import json
 from urllib.parse import quote, urlencode

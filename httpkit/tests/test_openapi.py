@@ -1,4 +1,4 @@
-"""The OpenAPI schema tells the truth about API.md, and Swagger UI is served without a CDN."""
+"""The OpenAPI schema tells the truth about docs/api.md, and Swagger UI is served without a CDN."""
 
 import re
 
