@@ -12,7 +12,7 @@
 With `--variant LABEL:VAR=VAL[,VAR=VAL...]` (repeatable) step 4 runs once per variant, each
 against a gunicorn restarted with those extra environment variables, on the same data (rows
 written by one variant's scenarios are deleted before the next), and a table compares every
-variant with the first; the 200k-post comparison is then skipped. For example:
+variant with the first; step 5 is then skipped. For example:
     --scenarios list,create --variant plain: --variant observed:METRICS_ENABLED=true,LOG_FORMAT=json
 Rate limits are off unless a variant turns them on (USER_RATE_LIMIT=600/min, ...).
 
