@@ -5,7 +5,7 @@ statement has a test beside the ORM query it replaces, run on the same rows
 (tests/test_queries.py).
 """
 
-from django.db import connections
+from django.db import connection, connections
 
 VISIBLE_TOTAL = (
     "SELECT COALESCE(SUM(CASE WHEN owner_id = %s THEN published ELSE 0 END), 0)"
@@ -36,5 +36,5 @@ def posts_insert_many(columns: list[list]) -> None:
     times, owner ids. For bulk loads: no model instances to build, and updated_at is the
     creation time (the post was never edited), not now.
     """
-    with connections["default"].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(INSERT_MANY, columns)
