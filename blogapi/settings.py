@@ -244,8 +244,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One request media type per operation (JSON; the token view declares its form itself), and
+    # only the Bearer scheme: generated clients and Swagger UI's Authorize use exactly these.
+    "PARSER_WHITELIST": ["httpkit.parsers.FastJSONParser"],
+    "AUTHENTICATION_WHITELIST": ["accounts.authentication.BearerAuthentication"],
+    "ENUM_NAME_OVERRIDES": {"TokenRejectionCodeEnum": "httpkit.errors.TOKEN_REJECTION_CODES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "httpkit.openapi.require_envelope_fields",
         "httpkit.openapi.add_health_endpoints",
     ],
     # validatorUrl None: Swagger UI would otherwise fetch a badge from validator.swagger.io.

@@ -32,19 +32,40 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# Every `code` a 401 body can carry: simplejwt's (and accounts.authentication's) rejections of a
+# bearer token. httpkit/tests/test_openapi.py checks the list against their sources.
+TOKEN_REJECTION_CODES = [
+    "token_not_valid",
+    "bad_authorization_header",
+    "user_not_found",
+    "user_inactive",
+    "password_changed",
+]
+
+
+class TokenMessageSerializer(serializers.Serializer):
+    token_class = serializers.CharField(help_text="e.g. `AccessToken`")
+    token_type = serializers.CharField(help_text="e.g. `access`")
+    message = serializers.CharField()
+
+
 class ErrorSerializer(DetailSerializer):
     """DRF's body for every error that is not about particular fields."""
 
-    code = serializers.CharField(required=False, help_text="On a rejected token: `token_not_valid`.")
-    messages = serializers.ListField(
-        child=serializers.DictField(child=serializers.CharField()),
-        required=False,
-        help_text="On a rejected token: why each token type refused it.",
+    code = serializers.ChoiceField(
+        choices=TOKEN_REJECTION_CODES, required=False, help_text="On a rejected token: why."
+    )
+    messages = TokenMessageSerializer(
+        many=True, required=False, help_text="On a rejected token: why each token type refused it."
     )
 
 
+class FieldErrorsSerializer(serializers.Serializer):
+    """DRF's field errors: `{field: [message, ...]}` (described in httpkit.openapi)."""
+
+
 class ValidationErrorSerializer(serializers.Serializer):
-    """DRF's field errors: `{field: [message, ...]}`; a body that cannot be parsed gets `{detail}`."""
+    """A 400: field errors, or `{detail}` for a body that cannot be parsed (httpkit.openapi)."""
 
 
 # 400 and 413 from DRF views
