@@ -134,8 +134,10 @@ class Walk:
         self.package, self.base, self.inbox = package, base, inbox
         self.models = importlib.import_module(f"{PACKAGE}.models")
         self.anonymous = package.Client(base_url=base, raise_on_unexpected_status=True)
+        # Literal paths first: /posts/mine/ is not /posts/{id}/.
         self.templates = [
-            (re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$"), path) for path in schema["paths"]
+            (re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$"), path)
+            for path in sorted(schema["paths"], key=lambda path: path.count("{"))
         ]
         self.captures: list[dict] = []
         self.state: dict = {}
