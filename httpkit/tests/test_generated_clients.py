@@ -90,8 +90,10 @@ def generate(base: str, target: Path) -> tuple[subprocess.CompletedProcess, dict
     schema_file = OUT / "openapi.json"
     schema_file.write_text(json.dumps(schema, indent=1))
     generated = subprocess.run(
-        [BIN / "openapi-python-client", "generate", "--path", schema_file, "--config", CONFIG]
-        + ["--meta", "none", "--output-path", target / PACKAGE, "--overwrite"],
+        [
+            *(BIN / "openapi-python-client", "generate", "--path", schema_file, "--config", CONFIG),
+            *("--meta", "none", "--output-path", target / PACKAGE, "--overwrite"),
+        ],
         capture_output=True,
         text=True,
         env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(target)},
@@ -355,7 +357,8 @@ def step_refresh_and_log_out(w: Walk):
 
 def step_recovery_and_reset(w: Walk):
     m = w.models
-    recovery, reset = w.op("auth", "v1_auth_password_recovery_create"), w.op("auth", "v1_auth_password_reset_create")
+    recovery = w.op("auth", "v1_auth_password_recovery_create")
+    reset = w.op("auth", "v1_auth_password_reset_create")
     w.call(recovery, 202, DETAIL, body=m.PasswordRecoveryRequest(email="ada@example.com"))
     w.call(recovery, 202, DETAIL, body=m.PasswordRecoveryRequest(email="nobody@example.com"))
     w.call(recovery, 400, BAD_REQUEST, body=m.PasswordRecoveryRequest(email="not-an-email"))

@@ -173,10 +173,8 @@ def test_path_ids_are_integers(schema):
     for method, path, operation in operations(schema):
         for param in operation.get("parameters", []):
             if param["in"] == "path":
-                assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "example": 1}, (
-                    method,
-                    path,
-                )
+                expected = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "example": 1}
+                assert param["schema"] == expected, (method, path)
 
 
 @pytest.mark.django_db
@@ -230,7 +228,8 @@ def test_rejected_token_body_matches_the_error_schema(schema, api_client):
 def test_every_write_declares_exactly_one_request_media_type(schema):
     for method, path, operation in operations(schema, api_only=True):
         if "requestBody" in operation:
-            expected = "application/x-www-form-urlencoded" if path == "/api/v1/auth/token/" else "application/json"
+            form = path == "/api/v1/auth/token/"
+            expected = "application/x-www-form-urlencoded" if form else "application/json"
             assert list(operation["requestBody"]["content"]) == [expected], (method, path)
 
 
