@@ -254,8 +254,7 @@ SPECTACULAR_SETTINGS = {
         "httpkit.openapi.require_envelope_fields",
         "httpkit.openapi.add_health_endpoints",
     ],
-    # validatorUrl None: Swagger UI would otherwise fetch a badge from validator.swagger.io.
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
+    # Swagger UI's own settings live in its init script, httpkit/static/httpkit/swagger-init.js.
 }
 
 LOGGING = {
