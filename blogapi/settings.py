@@ -215,6 +215,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "httpkit.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "httpkit.errors.api_exception_handler",
+    "VIEW_NAME_FUNCTION": "httpkit.pages.view_name",
     # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, get_view_name
 
 
 def home(request):
@@ -35,8 +35,10 @@ class ApiRootView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request):
+        # Keyed by the path below this root: {"posts": ".../api/v1/posts/", "users/me": ...}.
+        paths = [reverse(name) for name in _parameterless_names(self.patterns)]
         return Response(
-            {name: request.build_absolute_uri(reverse(name)) for name in _parameterless_names(self.patterns)}
+            {path.removeprefix(request.path).strip("/"): request.build_absolute_uri(path) for path in paths}
         )
 
 
@@ -49,3 +51,31 @@ def _parameterless_names(patterns) -> list[str]:
         elif isinstance(pattern, URLPattern) and pattern.name and not pattern.pattern.regex.groups:
             names.append(pattern.name)
     return names
+
+
+def view_name(view) -> str:
+    """Browsable API page titles: the endpoint's OpenAPI summary ("Register", "A post"), else DRF's.
+
+    The summary of the method being shown, or of the view's first method that has one (a page
+    opened with GET on a POST-only endpoint); DRF's name from the class ("User Create") otherwise.
+    """
+    request = getattr(view, "request", None)
+    if request is None:
+        # Breadcrumbs name the views of parent paths without a request: DRF's name.
+        return get_view_name(view)
+    shown = getattr(view, "action", None) or request.method.lower()
+    for name in [shown, *(method.lower() for method in view.allowed_methods)]:
+        summary = _summary(view, name)
+        if summary:
+            return summary
+    return get_view_name(view)
+
+
+def _summary(view, handler_name: str) -> str | None:
+    # extend_schema keeps a method's overrides in a schema class on the method itself.
+    schema_class = getattr(getattr(view, handler_name, None), "kwargs", {}).get("schema")
+    if schema_class is None:
+        return None
+    schema = schema_class()
+    schema.view, schema.method = view, view.request.method
+    return schema.get_summary()

@@ -30,7 +30,8 @@ def test_api_root_is_public_and_links_every_collection(api_client):
     links = response.json()
     for path in ("/api/v1/users/", "/api/v1/users/me/", "/api/v1/posts/", "/api/v1/posts/mine/"):
         assert f"http://testserver{path}" in links.values()
-    assert {"vote", "token-obtain", "password-recovery"} <= set(links)
+    assert {"posts", "posts/mine", "votes", "users", "users/me", "auth/token"} <= set(links)
+    assert links["auth/password-recovery"] == "http://testserver/api/v1/auth/password-recovery/"
     assert not any("{" in url or "<" in url for url in links.values())
 
 
