@@ -249,7 +249,10 @@ SPECTACULAR_SETTINGS = {
     # only the Bearer scheme: generated clients and Swagger UI's Authorize use exactly these.
     "PARSER_WHITELIST": ["httpkit.parsers.FastJSONParser"],
     "AUTHENTICATION_WHITELIST": ["accounts.authentication.BearerAuthentication"],
-    "ENUM_NAME_OVERRIDES": {"TokenRejectionCodeEnum": "httpkit.errors.TOKEN_REJECTION_CODES"},
+    "ENUM_NAME_OVERRIDES": {
+        "TokenRejectionCodeEnum": "httpkit.errors.TOKEN_REJECTION_CODES",
+        "OAuth2ErrorCodeEnum": "httpkit.errors.OAUTH2_ERRORS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "httpkit.openapi.require_envelope_fields",

@@ -60,6 +60,17 @@ class ErrorSerializer(DetailSerializer):
     )
 
 
+# OAuth2's `error` codes the token endpoint answers with (RFC 6749, section 5.2).
+OAUTH2_ERRORS = ["invalid_grant"]
+
+
+class OAuth2ErrorSerializer(DetailSerializer):
+    """The token endpoint's refusal: `{detail}`, with OAuth2's `error` and `error_description`."""
+
+    error = serializers.ChoiceField(choices=OAUTH2_ERRORS, required=False)
+    error_description = serializers.CharField(required=False)
+
+
 class FieldErrorsSerializer(serializers.Serializer):
     """DRF's field errors: `{field: [message, ...]}` (described in httpkit.openapi)."""
 

@@ -237,7 +237,7 @@ def step_register_and_log_in(w: Walk):
     body = m.TokenObtainRequest(
         username="ada@example.com", password="wrong-password", grant_type=m.GrantTypeEnum.PASSWORD
     )
-    w.call(token, 401, ERROR, body=body)
+    w.call(token, 401, "OAuth2Error", body=body)
 
 
 def step_own_profile(w: Walk):

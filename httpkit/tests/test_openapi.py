@@ -122,7 +122,9 @@ def test_token_endpoint_declares_the_oauth2_form_and_answers_the_pair(schema):
     pair = schema["components"]["schemas"]["TokenPair"]
     assert set(pair["properties"]) == {"access_token", "refresh_token", "token_type", "expires_in"}
     assert set(pair["required"]) == set(pair["properties"])
-    assert error_ref(token, 401) == ERROR
+    assert error_ref(token, 401) == "#/components/schemas/OAuth2Error"
+    refusal = schema["components"]["schemas"]["OAuth2Error"]
+    assert set(refusal["properties"]) == {"detail", "error", "error_description"}
     assert error_ref(token, 429) == ERROR
     assert "Retry-After" in token["responses"]["429"]["headers"]
 

@@ -46,10 +46,15 @@ def test_swagger_authorize_offers_only_the_password_flow_and_says_why_it_refuses
     assert dialog.locator(".auth-container").count() == 1
     shot("authorize-dialog")
 
+    refusal = page.request.post(
+        "/api/v1/auth/token/", form={"username": user.email, "password": "not-the-password"}
+    )
+    assert refusal.status == 401
+    reason = refusal.json().get("error_description") or refusal.json()["detail"]
     dialog.locator("#oauth_username").fill(user.email)
     dialog.locator("#oauth_password").fill("not-the-password")
     dialog.get_by_role("button", name="Apply given OAuth2 credentials").click()
-    expect(dialog.locator(".errors")).to_contain_text("Invalid credentials")
+    expect(dialog.locator(".errors")).to_contain_text(reason)
     shot("wrong-password")
 
 
