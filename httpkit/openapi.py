@@ -16,7 +16,7 @@ import django_filters
 from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import get_doc
+from drf_spectacular.plumbing import force_instance, get_doc
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -174,6 +174,7 @@ class AutoSchema(SpectacularAutoSchema):
         if direction == "response":
             # DRF writes every readable field, skipping only an optional one with no default
             # whose value is absent (a plain Serializer's `required=False`): the rest are required.
+            serializer = force_instance(serializer)
             fields = serializer.fields
             schema["required"] = [
                 name
