@@ -7,6 +7,7 @@ Run by deploy/ci/stack-test, in steps between which the stack is restarted or br
     journey.py kept   STATE API_URL            the data written by `first` is still there
     journey.py outage STATE API_URL STOP_FILE  requests while the database is stopped: 503, never
                                                500; after STOP_FILE appears, recovery by itself
+    journey.py worker-back STATE API_URL MAIL_URL  the worker emails again after the outage
 
 STATE is a JSON file that `first` writes (user, password, token, post) and the others read.
 Standard library only, so the host needs nothing but python3. Each check prints one `ok` line;
@@ -81,19 +82,28 @@ def wait_ready(api: str, seconds: float = 120) -> None:
     sys.exit(f"FAIL {api}/readyz did not answer 200 within {seconds:.0f}s")
 
 
-def emailed_code(mail: str, address: str, seconds: float = 60) -> str:
-    """The 6-digit code of the newest message to `address`, through mailpit's API shape."""
+def messages_to(mail: str, address: str) -> list[dict]:
+    """The messages the catcher holds for `address`, newest first (mailpit's API)."""
+    listing = call("GET", f"{mail}/api/v1/messages").json() or {}
+    return [
+        message
+        for message in listing.get("messages", [])
+        if any(to.get("Address", "").lower() == address for to in message.get("To", []))
+    ]
+
+
+def emailed_code(mail: str, address: str, count: int = 1, seconds: float = 90) -> str:
+    """The 6-digit code of the newest message to `address`, once it holds `count` of them."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        listing = call("GET", f"{mail}/api/v1/messages").json() or {}
-        for message in listing.get("messages", []):
-            if any(to.get("Address", "").lower() == address for to in message.get("To", [])):
-                text = call("GET", f"{mail}/api/v1/message/{message['ID']}").json()["Text"]
-                codes = re.findall(r"\b(\d{6})\b", text)
-                check(bool(codes), f"the recovery email to {address} carries a 6-digit code")
-                return codes[0]
+        to_address = messages_to(mail, address)
+        if len(to_address) >= count:
+            text = call("GET", f"{mail}/api/v1/message/{to_address[0]['ID']}").json()["Text"]
+            codes = re.findall(r"\b(\d{6})\b", text)
+            check(bool(codes), f"recovery email #{count} to {address} carries a 6-digit code")
+            return codes[0]
         time.sleep(1)
-    sys.exit(f"FAIL no email to {address} reached the mail catcher within {seconds:.0f}s")
+    sys.exit(f"FAIL email #{count} to {address} did not reach the mail catcher within {seconds:.0f}s")
 
 
 def first(state_file: Path, api: str, mail: str) -> None:
@@ -221,12 +231,24 @@ def outage(state_file: Path, api: str, stop_file: Path) -> None:
     sys.exit("FAIL the API did not recover within 90s of the database coming back")
 
 
+def worker_back(state_file: Path, api: str, mail: str) -> None:
+    """After the outage the worker sends emails again (one more recovery code arrives)."""
+    state = json.loads(state_file.read_text())
+    # The catcher keeps messages in memory: `down` and `up` emptied it.
+    before = len(messages_to(mail, state["email"]))
+    body = {"email": state["email"]}
+    expect(202, "password recovery again", "POST", f"{api}/api/v1/auth/password-recovery/", body)
+    emailed_code(mail, state["email"], count=before + 1)
+
+
 def main() -> None:
     step, state_file, api, *rest = sys.argv[1:]
     if step == "first":
         first(Path(state_file), api, rest[0])
     elif step == "kept":
         kept(Path(state_file), api)
+    elif step == "worker-back":
+        worker_back(Path(state_file), api, rest[0])
     elif step == "outage":
         outage(Path(state_file), api, Path(rest[0]))
     else:
