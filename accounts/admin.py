@@ -61,7 +61,7 @@ class UserAdmin(DjangoUserAdmin):
         queryset.filter(pk__in=[user.pk for user in deactivated]).update(is_active=False)
         # Their refresh tokens are spent too, so reactivating an account does not revive them.
         for user in deactivated:
-            services.user_revoke_all_tokens(user=user)
+            services.tokens_revoke_all(user_id=user.pk)
         self.message_user(request, f"Deactivated {len(deactivated)} user(s).", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected users", permissions=["change"])

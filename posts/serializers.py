@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
-from accounts.serializers import UserSerializer
+from accounts.serializers import UserRefSerializer
 
 from .models import CONTENT_MAX, TITLE_MAX, Post
 
@@ -12,7 +12,7 @@ class PostSerializer(serializers.ModelSerializer):
 
     title = serializers.CharField(max_length=TITLE_MAX)
     content = serializers.CharField(max_length=CONTENT_MAX, style={"base_template": "textarea.html"})
-    owner = UserSerializer(read_only=True)
+    owner = UserRefSerializer(read_only=True)
     votes = serializers.IntegerField(source="vote_count", read_only=True, help_text="Number of likes.")
     has_voted = serializers.SerializerMethodField(help_text="Whether you liked this post.")
 
@@ -48,7 +48,7 @@ class PostSerializer(serializers.ModelSerializer):
             "published": post.published,
             "created_at": _iso(post.created_at),
             "updated_at": _iso(post.updated_at),
-            "owner": {"id": owner.id, "email": owner.email, "created_at": _iso(owner.created_at)},
+            "owner": {"id": owner.id, "username": owner.username},
             "votes": post.vote_count,
             "has_voted": self.get_has_voted(post),
         }
