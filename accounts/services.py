@@ -54,6 +54,7 @@ class TokenPair:
 
 
 USERNAME_ATTEMPTS = 5
+EMAIL_INDEX = "accounts_user_email_ci_unique"
 
 
 def user_create(*, email: str, password: str, username: str = "") -> User:
@@ -66,7 +67,8 @@ def user_create(*, email: str, password: str, username: str = "") -> User:
             with transaction.atomic():
                 return User.objects.create_user(email=email, password=password, username=username)
         except IntegrityError as exc:
-            if User.objects.email_taken(email):
+            # PostgreSQL and SQLite both name the index that refused the row.
+            if EMAIL_INDEX in str(exc):
                 raise EmailTaken from exc
             if username:
                 raise UsernameTaken from exc
