@@ -141,9 +141,17 @@ def tokens_obtain(*, request, login: str, password: str) -> TokenPair:
     return tokens_issue(user=user)
 
 
-def _parse_refresh(raw: str) -> RefreshToken:
+class _SpentOrNotRefreshToken(RefreshToken):
+    """A refresh token checked for signature, expiry and type, but not the blacklist: rotation
+    looks at its row itself, to tell a reused spent token from an unknown one."""
+
+    def check_blacklist(self) -> None:
+        pass
+
+
+def _parse_refresh(raw: str, token_class: type[RefreshToken] = RefreshToken) -> RefreshToken:
     try:
-        return RefreshToken(raw)
+        return token_class(raw)
     except TokenError as exc:
         raise InvalidRefreshToken from exc
 
@@ -155,7 +163,7 @@ def tokens_refresh(*, raw_refresh: str) -> TokenPair:
     both succeed. A token already spent (rotated, logged out or revoked) that comes back is
     treated as stolen: every refresh token of its user is revoked, whoever holds them.
     """
-    refresh = _parse_refresh(raw_refresh)
+    refresh = _parse_refresh(raw_refresh, _SpentOrNotRefreshToken)
     with transaction.atomic():
         outstanding = (
             OutstandingToken.objects.select_for_update(of=("self",))
@@ -187,20 +195,22 @@ def _password_unchanged(token: RefreshToken, user: User) -> bool:
 
 
 def token_revoke(*, user: User, raw_refresh: str) -> None:
-    """Logout: the refresh token, which must be the caller's own, stops working."""
+    """Logout: the refresh token, which must be the caller's own, stops working (its row goes)."""
     refresh = _parse_refresh(raw_refresh)
     if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
         raise InvalidRefreshToken
-    refresh.blacklist()
+    OutstandingToken.objects.filter(jti=refresh[jwt_settings.JTI_CLAIM], user_id=user.pk).delete()
 
 
 def tokens_revoke_all(*, user_id: int) -> int:
-    """Blacklist every refresh token the user still holds (password change or reset,
-    deactivation, a reused refresh token)."""
-    pending = OutstandingToken.objects.filter(user_id=user_id, blacklistedtoken__isnull=True)
-    rows = [BlacklistedToken(token_id=token_id) for token_id in pending.values_list("id", flat=True)]
-    BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    """Forget every refresh token the user may still use (password change or reset,
+    deactivation, a reused refresh token).
+
+    Their rows are deleted, so refreshing with one is a plain 401; rows spent by rotation
+    (blacklisted) stay until they expire, so a rotated token that comes back is still seen as reuse.
+    """
+    deleted, _ = OutstandingToken.objects.filter(user_id=user_id, blacklistedtoken__isnull=True).delete()
+    return deleted
 
 
 def _recovery_code_hash(*, user_id: int, code: str) -> str:
