@@ -173,10 +173,8 @@ def world(user, other_user, make_user):
     carol = make_user("carol@example.com")
     mine = [Post.objects.create(owner=user, title=f"a{i}", content="x") for i in range(2)]
     theirs = Post.objects.create(owner=other_user, title="b", content="y")
-    Vote.objects.bulk_create(
-        [Vote(user=other_user, post=mine[0]), Vote(user=carol, post=mine[0]), Vote(user=user, post=theirs)]
-        + [Vote(user=carol, post=theirs)]
-    )
+    likes = [(other_user, mine[0]), (carol, mine[0]), (user, theirs), (carol, theirs)]
+    Vote.objects.bulk_create([Vote(user=who, post=post) for who, post in likes])
     RecoveryCode.objects.create(
         user=user, code_hash="0" * 64, expires_at=timezone.now() + timedelta(minutes=5)
     )
