@@ -1,5 +1,6 @@
 """Self-service: rename (PATCH /users/me/), password change, account deletion; token lifecycle."""
 
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -287,3 +288,73 @@ def test_password_change_cannot_be_replayed_by_an_old_token(api_client, user):
         PASSWORD_CHANGE, {"current_password": NEW_PASSWORD, "new_password": PASSWORD}, format="json"
     )
     assert again.status_code == 401
+
+
+# Bad input on the new endpoints: a 4xx in DRF's shape, never a 5xx
+
+SELF_SERVICE = [("PATCH", ME), ("DELETE", ME), ("POST", PASSWORD_CHANGE)]
+
+
+def send(client, method: str, path: str, raw, content_type: str = "application/json"):
+    return client.generic(method, path, raw, content_type=content_type)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), SELF_SERVICE)
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b'{"username": ', 400),
+        (b'{"a": NaN}', 400),
+        (b'{"a": "\\ud800"}', 400),
+        (b"[" * 100_000 + b"]" * 100_000, 400),
+        (b"[1, 2]", 400),
+        (b"null", 400),
+        (b'"text"', 400),
+        (json.dumps({"username": "y" * 300_000, "password": "x"}).encode(), 413),
+    ],
+    ids=["truncated", "nan", "lone-surrogate", "deep-array", "array", "null", "string", "oversize"],
+)
+def test_malformed_bodies_are_4xx_in_drf_shape(auth_client, user, method, path, raw, status):
+    response = send(auth_client, method, path, raw)
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    assert isinstance(response.json(), dict)
+    assert User.objects.filter(pk=user.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), SELF_SERVICE)
+def test_unsupported_content_type_is_415(auth_client, method, path):
+    response = send(auth_client, method, path, b"username=x", content_type="application/xml")
+    assert response.status_code == 415
+    assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("patch", ME, {"username": "ali\x00ce"}, "username"),
+        ("delete", ME, {"password": PASSWORD + "\x00"}, "password"),
+        (
+            "post",
+            PASSWORD_CHANGE,
+            {"current_password": "\x00", "new_password": NEW_PASSWORD},
+            "current_password",
+        ),
+        (
+            "post",
+            PASSWORD_CHANGE,
+            {"current_password": PASSWORD, "new_password": "a\x00" * 8},
+            "new_password",
+        ),
+    ],
+)
+def test_nul_bytes_are_400(auth_client, user, method, path, body, field):
+    response = getattr(auth_client, method)(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    user.refresh_from_db()
+    assert user.username == "alice"
+    assert user.check_password(PASSWORD)
