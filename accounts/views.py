@@ -96,6 +96,8 @@ class UserCreateView(PublicAuthView):
 
 class UserMeView(generics.GenericAPIView):
     serializer_class = UserOwnSerializer
+    # DELETE carries the password that confirms it (httpkit.openapi documents the body).
+    delete_takes_body = True
 
     def get_throttles(self):
         # Deleting the account checks the password: the per-IP limit of password checks applies.

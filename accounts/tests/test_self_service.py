@@ -358,3 +358,32 @@ def test_nul_bytes_are_400(auth_client, user, method, path, body, field):
     user.refresh_from_db()
     assert user.username == "alice"
     assert user.check_password(PASSWORD)
+
+
+def test_schema_documents_the_self_service_endpoints(api_client, db):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    me = schema["paths"]["/api/v1/users/me/"]
+    components = schema["components"]["schemas"]
+
+    def body_schema(operation):
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        return components[ref.rsplit("/", 1)[1]]
+
+    assert set(body_schema(me["delete"])["properties"]) == {"password"}
+    assert set(body_schema(me["patch"])["properties"]) == {"username"}
+    assert {"204", "400", "401", "413", "415", "429"} <= set(me["delete"]["responses"])
+    change = schema["paths"]["/api/v1/users/me/password/"]["post"]
+    assert set(body_schema(change)["properties"]) == {"current_password", "new_password"}
+    pair = change["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert pair.endswith("/TokenPair")
+    own = me["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert set(components[own.rsplit("/", 1)[1]]["properties"]) == {"id", "username", "email", "created_at"}
+    public = schema["paths"]["/api/v1/users/{id}/"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert set(components[public["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]) == {
+        "id",
+        "username",
+        "created_at",
+    }
+    assert (
+        "invalid_grant" in schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]["401"]["description"]
+    )
