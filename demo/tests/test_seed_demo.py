@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts import usernames
 from accounts.models import User
-from posts.management.commands.seed_demo import DEMO_DOMAIN, DEMO_PASSWORD
+from demo.management.commands.seed_demo import DEMO_DOMAIN, DEMO_PASSWORD
 from posts.models import Post
 from posts.tests.factories import make_post
 from votes.models import Vote
