@@ -135,4 +135,4 @@ def test_developer_creates_post_through_browsable_api_form(page, api, shot, user
     )
     seen = api.get(f"/api/v1/posts/{post.pk}/", headers=bearer(api_token(api, other_user.email)))
     assert seen.status == 200
-    assert seen.json()["owner"]["email"] == user.email
+    assert seen.json()["owner"] == {"id": user.pk, "username": user.username}
