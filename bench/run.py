@@ -34,6 +34,8 @@ PASSWORD = "bench-password-{}-Kq8"
 # so both sizes ask the same question and get answers of the same length.
 NEEDLE = "quokka"
 NEEDLE_POSTS = 20
+# A word in every second post: a search that matches half the table at any size.
+COMMON = "wombat"
 WORDS = [
     "lorem",
     "ipsum",
@@ -199,6 +201,7 @@ def seed_posts(db, *, total: int, user_ids: list[int]) -> None:
             INSERT INTO posts_post (title, content, published, owner_id, vote_count, created_at, updated_at)
             SELECT 'seed post ' || g,
                    CASE WHEN g <= %(needle_posts)s THEN %(needle)s || ' ' ELSE '' END
+                   || CASE WHEN g %% 2 = 0 THEN %(common)s || ' ' ELSE '' END
                    || array_to_string(ARRAY(
                        SELECT (%(words)s::text[])[1 + (g * 7919 + i * 104729) %% %(nwords)s]
                        FROM generate_series(1, 25) i), ' '),
@@ -207,11 +210,12 @@ def seed_posts(db, *, total: int, user_ids: list[int]) -> None:
                    0,
                    %(oldest)s - make_interval(secs => %(last)s + 1 - g),
                    %(oldest)s - make_interval(secs => %(last)s + 1 - g)
-            FROM generate_series(%(first)s, %(last)s) g
+            FROM generate_series(%(first)s::bigint, %(last)s::bigint) g
             """,
             {
                 "needle_posts": NEEDLE_POSTS,
                 "needle": NEEDLE,
+                "common": COMMON,
                 "words": WORDS,
                 "nwords": len(WORDS),
                 "owners": user_ids,

@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "httpkit.pagination.StrictLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "httpkit.pagination.KeysetPagination",
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "httpkit.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "httpkit.errors.api_exception_handler",

@@ -149,12 +149,14 @@ def test_list_parameters_have_types_and_enums(schema, path):
         "ordering",
         "limit",
         "offset",
+        "cursor",
     }
     assert params["created_after"] == {"type": "string", "format": "date"}
     assert params["owner"]["type"] == "integer"
     assert set(params["ordering"]["items"]["enum"]) == {"created_at", "-created_at", "votes", "-votes"}
     assert params["limit"] == {"type": "integer", "minimum": 1, "default": 10}
-    assert params["offset"] == {"type": "integer", "minimum": 0, "default": 0}
+    assert params["offset"] == {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 0}
+    assert params["cursor"] == {"type": "string"}
     page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert page.endswith("/PaginatedPostList")
     assert error_ref(operation, 400) == FIELD_ERRORS
