@@ -132,10 +132,21 @@ class KeysetPagination(BasePagination):
             self.display_page_controls = True
         return page
 
+    def cursor_after(self, queryset, row) -> str:
+        """The `cursor` of a next link whose page starts after `row` in `queryset`'s order."""
+        self.keyset = _keyset(queryset)
+        return self.encode_cursor(_Cursor(self._position(row), reverse=False))
+
     def _page_at_offset(self, queryset) -> list:
         if self.count_exact and self.offset >= self.count:
             return []
-        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        window = slice(self.offset, self.offset + self.limit + 1)
+        if self.offset:
+            # The skipped rows are walked for their ids only: the page's annotations (has_voted,
+            # the owner join) are computed for its own rows, not for the thousands before it.
+            queryset = queryset.filter(pk__in=queryset.values("pk")[window])
+            window = slice(0, self.limit + 1)
+        rows = list(queryset[window])
         page = rows[: self.limit]
         if len(rows) > self.limit:
             self.next_position = _Cursor(self._position(page[-1]), reverse=False)
