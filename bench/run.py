@@ -455,10 +455,9 @@ def main() -> int:
             print(f"{header}  target 0.67")
             for row in results["scaling"]:
                 verdict = "ok" if row["ratio"] >= 0.67 and not row["5xx"] else "MISSED"
-                print(
-                    f"{row['scenario']:<22}{row['rps']:>8.1f}{row['ratio']:>7.2f}{row['rps'] / big_first:>8.2f}"
-                    f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['5xx']:>5}  {verdict}"
-                )
+                figures = f"{row['rps']:>8.1f}{row['ratio']:>7.2f}{row['rps'] / big_first:>8.2f}"
+                latency = f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['5xx']:>5}"
+                print(f"{row['scenario']:<22}{figures}{latency}  {verdict}")
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     finally:
