@@ -1,7 +1,7 @@
 import hashlib
 
 from django_filters.utils import translate_validation
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -15,13 +15,20 @@ from .permissions import IsOwnerOrReadOnly
 from .serializers import PostSerializer
 
 NOT_OWNER = error_responses({403: "Not the owner"})
+LINK_HEADER = OpenApiParameter(
+    "Link",
+    str,
+    OpenApiParameter.HEADER,
+    description='RFC 8288: the `next` and `previous` links, as `<url>; rel="next", <url>; rel="prev"`.',
+    response=[200],
+)
 LIST_ACTIONS = ("list", "mine")
 ROW_FILTERS = PostFilter.row_filters()
 NARROWING_FILTERS = PostFilter.narrowing_filters()
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Published posts plus your drafts"),
+    list=extend_schema(summary="Published posts plus your drafts", parameters=[LINK_HEADER]),
     create=extend_schema(summary="Write a post (you are its owner)"),
     retrieve=extend_schema(summary="A post"),
     update=extend_schema(summary="Replace a post", responses={200: PostSerializer, **NOT_OWNER}),
@@ -84,7 +91,9 @@ class PostViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
 
-    @extend_schema(summary="Your posts, drafts included", responses=PostSerializer(many=True))
+    @extend_schema(
+        summary="Your posts, drafts included", responses=PostSerializer(many=True), parameters=[LINK_HEADER]
+    )
     @action(detail=False, methods=["get"])
     def mine(self, request):
         return self.list(request)

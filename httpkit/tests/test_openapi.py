@@ -217,3 +217,12 @@ def test_rejected_token_body_matches_the_error_schema(schema, api_client):
     assert response.status_code == 401
     assert {"detail", "code", "messages"} <= set(response.json())
     jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/posts/", "/api/v1/posts/mine/"])
+def test_lists_document_count_exact_and_the_link_header(schema, path):
+    ok = schema["paths"][path]["get"]["responses"]["200"]
+    assert set(ok["headers"]) == {"Link"}
+    page = schema["components"]["schemas"]["PaginatedPostList"]
+    assert page["required"] == ["count", "count_exact", "next", "previous", "results"]
+    assert page["properties"]["count_exact"]["type"] == "boolean"
