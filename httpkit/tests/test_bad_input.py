@@ -220,7 +220,16 @@ def test_unicode_email_domain_can_register_and_log_in(api_client):
     }
 
 
-LIST_PARAMETERS = ["search", "created_after", "created_before", "owner", "ordering", "limit", "offset", "cursor"]
+LIST_PARAMETERS = [
+    "search",
+    "created_after",
+    "created_before",
+    "owner",
+    "ordering",
+    "limit",
+    "offset",
+    "cursor",
+]
 
 
 @pytest.mark.django_db
