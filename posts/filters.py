@@ -56,6 +56,23 @@ class PostFilter(django_filters.FilterSet):
         model = Post
         fields = ["search", "created_after", "created_before", "owner", "ordering"]
 
+    # Filters whose matches the trigger-kept tallies (PostCount) already count.
+    tallied_filters = ("owner",)
+
+    @classmethod
+    def row_filters(cls) -> list[str]:
+        """Parameters that choose which posts are listed (every one but the ordering)."""
+        return [
+            name
+            for name, declared in cls.base_filters.items()
+            if not isinstance(declared, django_filters.OrderingFilter)
+        ]
+
+    @classmethod
+    def narrowing_filters(cls) -> list[str]:
+        """Parameters that drop posts in ways no tally counts: with one of them, rows are counted."""
+        return [name for name in cls.row_filters() if name not in cls.tallied_filters]
+
     def filter_search(self, queryset, name, value):
         for term in value.split():
             queryset = queryset.filter(Q(title__icontains=term) | Q(content__icontains=term))
