@@ -5,9 +5,10 @@ from django import forms
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 
+from httpkit.converters import MAX_ID
+
 from .models import Post
 
-MAX_ID = 2**63 - 1
 # Newest first; id breaks ties in the same direction.
 DEFAULT_ORDERING = ("-created_at", "-id")
 
@@ -23,7 +24,7 @@ def _start_of_day(day: date) -> datetime:
 
 
 class PostFilter(django_filters.FilterSet):
-    """List parameters of API.md; any invalid value is a 400, never silently ignored."""
+    """List parameters of docs/api.md; any invalid value is a 400, never silently ignored."""
 
     search = django_filters.CharFilter(
         method="filter_search",
