@@ -36,6 +36,9 @@ REFRESH_TOKEN_LIFETIME_DAYS = env.int("REFRESH_TOKEN_LIFETIME_DAYS", default=7)
 PASSWORD_RESET_CODE_MINUTES = env.int("PASSWORD_RESET_CODE_MINUTES", default=15)
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
 AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+USER_RATE_LIMIT = env.str("USER_RATE_LIMIT", default="600/min")
+POST_RATE_LIMIT = env.str("POST_RATE_LIMIT", default="30/hour")
+VOTE_RATE_LIMIT = env.str("VOTE_RATE_LIMIT", default="300/hour")
 
 # Clients behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = trust none).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
@@ -73,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "httpkit.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "blogapi.urls"
@@ -215,6 +219,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "httpkit.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "httpkit.errors.api_exception_handler",
+    # Fair use (docs/fair-use.md): every per-user budget, scope -> rate; "off" disables one.
+    "DEFAULT_THROTTLE_CLASSES": ["httpkit.throttling.UserBudget", "httpkit.throttling.ActionBudget"],
+    "DEFAULT_THROTTLE_RATES": {"user": USER_RATE_LIMIT, "posts": POST_RATE_LIMIT, "votes": VOTE_RATE_LIMIT},
     # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-with-enough-length-for-hs256")
 os.environ.setdefault("AUTH_THROTTLE_RATE", "off")
+# Fair-use budgets are off for the suite (and the gunicorn instances it starts); their tests turn them on.
+for budget in ("USER_RATE_LIMIT", "POST_RATE_LIMIT", "VOTE_RATE_LIMIT"):
+    os.environ.setdefault(budget, "off")
 
 from .settings import *  # noqa: F403
 

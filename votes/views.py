@@ -14,6 +14,8 @@ from .serializers import VoteSerializer
 class VoteView(APIView):
     # Lets the browsable API render a real form for {post_id, dir}.
     serializer_class = VoteSerializer
+    # Likes and unlikes also count against VOTE_RATE_LIMIT (httpkit.throttling.ActionBudget).
+    throttle_scopes = {"post": "votes"}
 
     @extend_schema(
         request=VoteSerializer,

@@ -1,0 +1,213 @@
+"""Fair use: per-user request budgets as DRF throttles, and the X-RateLimit-* headers.
+
+Every budget is a DRF throttle scope; `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` in settings.py
+is the one place that gives each scope its rate (from USER_RATE_LIMIT, POST_RATE_LIMIT,
+VOTE_RATE_LIMIT). `UserBudget` counts every authenticated request; `ActionBudget` counts the
+actions a view maps to a scope in `throttle_scopes`. Both run as DEFAULT_THROTTLE_CLASSES.
+
+Counting: a fixed window per user and scope that opens at the user's first request (as GitHub's
+hourly budget does) and holds one integer. DRF's SimpleRateThrottle keeps a list of timestamps
+instead, read and rewritten whole on every request: at 600/min that is a 600-float list
+unpickled and pickled per request, 2 round trips and ~60 us of CPU against Redis, where the
+counter is one round trip (a MULTI of SET NX, INCR, PTTL) and ~3 us of CPU (docs/fair-use.md).
+
+Each throttle records where its budget stands on the request; `RateLimitHeadersMiddleware`
+writes the tightest one (fewest requests remaining, then the later reset) as headers.
+If the cache cannot be reached, requests are let through (fair use protects capacity; an outage
+of the cache must not become an outage of the API) and the process leaves the cache alone for
+CACHE_RETRY_SECONDS before trying again, so a dead cache costs one timeout, not one per request.
+"""
+
+import functools
+import logging
+import math
+import time
+import weakref
+from typing import NamedTuple
+
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+OFF = ("", "off", "none")
+CACHE_RETRY_SECONDS = 5.0
+# Where a request's tightest budget is kept between the throttles and the middleware.
+REQUEST_ATTRIBUTE = "rate_limit"
+
+
+class Budget(NamedTuple):
+    limit: int
+    remaining: int
+    reset: float  # Unix time when the window ends and the budget refills
+
+    def tighter_than(self, other: "Budget") -> bool:
+        return (self.remaining, -self.reset) < (other.remaining, -other.reset)
+
+
+def budget_rate(scope: str) -> str | None:
+    """The rate of a scope from DEFAULT_THROTTLE_RATES, or None when it is off."""
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    return None if rate is None or rate.strip().lower() in OFF else rate
+
+
+def count_hit(key: str, duration: int, now: float) -> tuple[int, float]:
+    """Count one request in the window of `key`; return the count so far and the window's end."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return _count_hit_redis(backend, key, duration, now)
+    return _count_hit_generic(backend, key, duration, now)
+
+
+# One atomic command: count the request, open the window on the first one, say when it ends.
+COUNT_HIT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+    ttl = tonumber(ARGV[1])
+    redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return {count, ttl}
+"""
+
+
+_redis_clients: "weakref.WeakKeyDictionary[object, redis.Redis]" = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _count_hit_script() -> Script:
+    # The script's SHA is computed once; each call runs it (EVALSHA) on the cache's own client.
+    return Script(redis.Redis(), COUNT_HIT_LUA)
+
+
+def _count_hit_redis(backend: RedisCache, key: str, duration: int, now: float) -> tuple[int, float]:
+    # Django's cache API would need add, incr (itself EXISTS + INCR) and a second key for the
+    # window's end: 4 round trips where the script takes one.
+    key = backend.make_and_validate_key(key)
+    client = _redis_clients.get(backend._cache)
+    if client is None:
+        # get_client() builds a new Redis object (~50 us) per call; one per backend does.
+        client = _redis_clients[backend._cache] = backend._cache.get_client(write=True)
+    count, ttl_ms = _count_hit_script()(keys=[key], args=[duration * 1000], client=client)
+    return count, now + ttl_ms / 1000
+
+
+def _count_hit_generic(backend, key: str, duration: int, now: float) -> tuple[int, float]:
+    # Any other cache (local memory by default): add and incr are atomic in each backend.
+    reset_key = f"{key}:reset"
+    if backend.add(key, 0, duration):
+        backend.set(reset_key, now + duration, duration)
+    try:
+        count = backend.incr(key)
+    except ValueError:
+        # Expired between add and incr: this request opens the next window.
+        backend.set(key, 1, duration)
+        backend.set(reset_key, now + duration, duration)
+        return 1, now + duration
+    return count, backend.get(reset_key, now + duration)
+
+
+class _CacheBreaker:
+    """Per process: after a cache error, skip the cache for CACHE_RETRY_SECONDS."""
+
+    down_until = 0.0
+
+    @classmethod
+    def skipping(cls) -> bool:
+        return time.monotonic() < cls.down_until
+
+    @classmethod
+    def trip(cls) -> None:
+        cls.down_until = time.monotonic() + CACHE_RETRY_SECONDS
+        logger.warning(
+            "fair-use budgets: cache unavailable, requests allowed uncounted for %ss",
+            CACHE_RETRY_SECONDS,
+            exc_info=True,
+        )
+
+
+class BudgetThrottle(SimpleRateThrottle):
+    """A per-user budget of one scope: a fixed-window counter in the default cache.
+
+    Anonymous requests and staff users are not counted. The scope comes from `get_scope()`.
+    """
+
+    cache_format = "budget:%(scope)s:%(ident)s"
+
+    def __init__(self):
+        # The rate depends on the scope, which may depend on the view: resolved per request.
+        pass
+
+    def get_scope(self, request, view) -> str | None:
+        return self.scope
+
+    def allow_request(self, request, view):
+        user = request.user
+        if not user.is_authenticated or user.is_staff:
+            return True
+        self.scope = self.get_scope(request, view)
+        self.rate = budget_rate(self.scope) if self.scope else None
+        if self.rate is None or _CacheBreaker.skipping():
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        self.now = self.timer()
+        try:
+            count, self.reset = count_hit(self.get_cache_key(request, view), self.duration, self.now)
+        except Exception:
+            _CacheBreaker.trip()
+            return True
+        self._record(request, Budget(self.num_requests, max(0, self.num_requests - count), self.reset))
+        return count <= self.num_requests
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+    def wait(self):
+        return max(1, math.ceil(self.reset - self.now))
+
+    @staticmethod
+    def _record(request, budget: Budget) -> None:
+        # On the Django request, where the middleware finds it (DRF's Request wraps it).
+        http_request = request._request
+        current = getattr(http_request, REQUEST_ATTRIBUTE, None)
+        if current is None or budget.tighter_than(current):
+            setattr(http_request, REQUEST_ATTRIBUTE, budget)
+
+
+class UserBudget(BudgetThrottle):
+    """USER_RATE_LIMIT: every authenticated request."""
+
+    scope = "user"
+
+
+class ActionBudget(BudgetThrottle):
+    """The narrower budget of a write: the view maps actions to scopes in `throttle_scopes`.
+
+    The key is the viewset action (`create`) or, on a plain APIView, the method (`post`).
+    """
+
+    def get_scope(self, request, view):
+        scopes = getattr(view, "throttle_scopes", None)
+        if not scopes:
+            return None
+        return scopes.get(getattr(view, "action", None) or request.method.lower())
+
+
+class RateLimitHeadersMiddleware:
+    """X-RateLimit-Limit, -Remaining and -Reset of the tightest budget the request counted in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        budget = getattr(request, REQUEST_ATTRIBUTE, None)
+        if budget is not None:
+            response["X-RateLimit-Limit"] = str(budget.limit)
+            response["X-RateLimit-Remaining"] = str(budget.remaining)
+            response["X-RateLimit-Reset"] = str(math.ceil(budget.reset))
+        return response
