@@ -5,8 +5,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-with-enough-length-for-hs256")
 os.environ.setdefault("AUTH_THROTTLE_RATE", "off")
 # Fair-use budgets are off for the suite (and the gunicorn instances it starts); their tests turn them on.
-for budget in ("USER_RATE_LIMIT", "POST_RATE_LIMIT", "VOTE_RATE_LIMIT"):
-    os.environ.setdefault(budget, "off")
+os.environ.setdefault("USER_RATE_LIMIT", "off")
+os.environ.setdefault("POST_RATE_LIMIT", "off")
+os.environ.setdefault("VOTE_RATE_LIMIT", "off")
 
 from .settings import *  # noqa: F403
 

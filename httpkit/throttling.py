@@ -7,9 +7,9 @@ actions a view maps to a scope in `throttle_scopes`. Both run as DEFAULT_THROTTL
 
 Counting: a fixed window per user and scope that opens at the user's first request (as GitHub's
 hourly budget does) and holds one integer. DRF's SimpleRateThrottle keeps a list of timestamps
-instead, read and rewritten whole on every request: at 600/min that is a 600-float list
-unpickled and pickled per request, 2 round trips and ~60 us of CPU against Redis, where the
-counter is one round trip (a MULTI of SET NX, INCR, PTTL) and ~3 us of CPU (docs/fair-use.md).
+instead, read and rewritten whole on every request: at 600/min a 600-float list (5.4 kB)
+unpickled and pickled per request, 2 round trips and ~220 us of CPU against Redis, where the
+counter is one Lua call and ~35 us of CPU (measured on the development machine; docs/fair-use.md).
 
 Each throttle records where its budget stands on the request; `RateLimitHeadersMiddleware`
 writes the tightest one (fewest requests remaining, then the later reset) as headers.
