@@ -153,6 +153,15 @@ def test_off_disables_one_budget_and_leaves_the_others(budgets, auth_client):
     assert rate_headers(answers[-1])[:2] == (100, 97)
 
 
+def test_front_ends_on_other_origins_may_read_the_rate_headers(budgets, settings, auth_client):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    budgets(user="5/min")
+    response = auth_client.get("/api/v1/posts/", HTTP_ORIGIN="https://app.example.com")
+    assert response.status_code == 200
+    exposed = {name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")}
+    assert {name.lower() for name in (*RATE_HEADERS, "Retry-After")} <= exposed
+
+
 def test_staff_users_are_exempt_and_get_no_headers(budgets, make_user):
     from rest_framework.test import APIClient
 
