@@ -10,6 +10,8 @@ hourly budget does) and holds one integer. DRF's SimpleRateThrottle keeps a list
 instead, read and rewritten whole on every request: at 600/min a 600-float list (5.4 kB)
 unpickled and pickled per request, 2 round trips and ~220 us of CPU against Redis, where the
 counter is one Lua call and ~35 us of CPU (measured on the development machine; docs/fair-use.md).
+The first budget throttle of a request counts all of the request's budgets in that one call, so a
+new post or a like (two budgets) costs one round trip too.
 
 Each throttle records where its budget stands on the request; `RateLimitHeadersMiddleware`
 writes the tightest one (fewest requests remaining, then the later reset) as headers.
@@ -55,45 +57,54 @@ def budget_rate(scope: str) -> str | None:
     return None if rate is None or rate.strip().lower() in OFF else rate
 
 
-def count_hit(key: str, duration: int, now: float) -> tuple[int, float]:
-    """Count one request in the window of `key`; return the count so far and the window's end."""
+def count_hits(windows: dict[str, int], now: float) -> dict[str, tuple[int, float]]:
+    """Count one request in each window (cache key -> seconds); return each key's count so far
+    and the Unix time its window ends."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        return _count_hit_redis(backend, key, duration, now)
-    return _count_hit_generic(backend, key, duration, now)
+        return _count_hits_redis(backend, windows, now)
+    return {key: _count_hit_generic(backend, key, duration, now) for key, duration in windows.items()}
 
 
-# One atomic command: count the request, open the window on the first one, say when it ends.
-COUNT_HIT_LUA = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-    ttl = tonumber(ARGV[1])
-    redis.call('PEXPIRE', KEYS[1], ttl)
+# One atomic call for every budget of a request: count it, open the window on the first request
+# (or give a stray key without expiry one), and say in milliseconds when the window ends.
+COUNT_HITS_LUA = """
+local answers = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+        ttl = tonumber(ARGV[i])
+        redis.call('PEXPIRE', key, ttl)
+    end
+    answers[i] = {count, ttl}
 end
-return {count, ttl}
+return answers
 """
-
 
 _redis_clients: "weakref.WeakKeyDictionary[object, redis.Redis]" = weakref.WeakKeyDictionary()
 
 
 @functools.cache
-def _count_hit_script() -> Script:
+def _count_hits_script() -> Script:
     # The script's SHA is computed once; each call runs it (EVALSHA) on the cache's own client.
-    return Script(redis.Redis(), COUNT_HIT_LUA)
+    return Script(redis.Redis(), COUNT_HITS_LUA)
 
 
-def _count_hit_redis(backend: RedisCache, key: str, duration: int, now: float) -> tuple[int, float]:
+def _count_hits_redis(
+    backend: RedisCache, windows: dict[str, int], now: float
+) -> dict[str, tuple[int, float]]:
     # Django's cache API would need add, incr (itself EXISTS + INCR) and a second key for the
-    # window's end: 4 round trips where the script takes one.
-    key = backend.make_and_validate_key(key)
+    # window's end, per budget: 4 round trips each where the script takes one for all.
+    keys = [backend.make_and_validate_key(key) for key in windows]
     client = _redis_clients.get(backend._cache)
     if client is None:
         # get_client() builds a new Redis object (~50 us) per call; one per backend does.
         client = _redis_clients[backend._cache] = backend._cache.get_client(write=True)
-    count, ttl_ms = _count_hit_script()(keys=[key], args=[duration * 1000], client=client)
-    return count, now + ttl_ms / 1000
+    answers = _count_hits_script()(
+        keys=keys, args=[seconds * 1000 for seconds in windows.values()], client=client
+    )
+    return {key: (count, now + ttl_ms / 1000) for key, (count, ttl_ms) in zip(windows, answers, strict=True)}
 
 
 def _count_hit_generic(backend, key: str, duration: int, now: float) -> tuple[int, float]:
@@ -130,6 +141,28 @@ class _CacheBreaker:
         )
 
 
+def _counted(request, view) -> dict[str, tuple[int, float]]:
+    """Every budget of the request, counted once by the first throttle that asks: one round trip.
+
+    Empty when the cache is unreachable (nothing counted, nothing refused).
+    """
+    http_request = request._request
+    counted = getattr(http_request, "_budgets_counted", None)
+    if counted is None:
+        counted = {}
+        windows = {}
+        for throttle in view.get_throttles():
+            if isinstance(throttle, BudgetThrottle) and (key := throttle.budget_key(request, view)):
+                windows[key] = throttle.duration
+        if windows and not _CacheBreaker.skipping():
+            try:
+                counted = count_hits(windows, time.time())
+            except Exception:
+                _CacheBreaker.trip()
+        http_request._budgets_counted = counted
+    return counted
+
+
 class BudgetThrottle(SimpleRateThrottle):
     """A per-user budget of one scope: a fixed-window counter in the default cache.
 
@@ -145,21 +178,24 @@ class BudgetThrottle(SimpleRateThrottle):
     def get_scope(self, request, view) -> str | None:
         return self.scope
 
-    def allow_request(self, request, view):
+    def budget_key(self, request, view) -> str | None:
+        """The cache key of this budget for the request (rate parsed), or None if not counted."""
         user = request.user
         if not user.is_authenticated or user.is_staff:
-            return True
+            return None
         self.scope = self.get_scope(request, view)
         self.rate = budget_rate(self.scope) if self.scope else None
-        if self.rate is None or _CacheBreaker.skipping():
-            return True
+        if self.rate is None:
+            return None
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        self.now = self.timer()
-        try:
-            count, self.reset = count_hit(self.get_cache_key(request, view), self.duration, self.now)
-        except Exception:
-            _CacheBreaker.trip()
+        return self.get_cache_key(request, view)
+
+    def allow_request(self, request, view):
+        key = self.budget_key(request, view)
+        counted = _counted(request, view).get(key) if key else None
+        if counted is None:
             return True
+        count, self.reset = counted
         self._record(request, Budget(self.num_requests, max(0, self.num_requests - count), self.reset))
         return count <= self.num_requests
 
@@ -167,7 +203,7 @@ class BudgetThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
     def wait(self):
-        return max(1, math.ceil(self.reset - self.now))
+        return max(1, math.ceil(self.reset - self.timer()))
 
     @staticmethod
     def _record(request, budget: Budget) -> None:
