@@ -9,7 +9,7 @@ Counting: a fixed window per user and scope that opens at the user's first reque
 hourly budget does) and holds one integer. DRF's SimpleRateThrottle keeps a list of timestamps
 instead, read and rewritten whole on every request: at 600/min a 600-float list (5.4 kB)
 unpickled and pickled per request, 2 round trips and ~220 us of CPU against Redis, where the
-counter is one Lua call and ~35 us of CPU (measured on the development machine; docs/fair-use.md).
+counter is one Lua call and ~35-60 us of CPU (measured on the development machine; docs/fair-use.md).
 The first budget throttle of a request counts all of the request's budgets in that one call, so a
 new post or a like (two budgets) costs one round trip too.
 
@@ -21,16 +21,17 @@ CACHE_RETRY_SECONDS before trying again, so a dead cache costs one timeout, not 
 """
 
 import functools
+import hashlib
 import logging
 import math
+import threading
 import time
-import weakref
 from typing import NamedTuple
 
-import redis
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from redis.commands.core import Script
+from redis.connection import Connection
+from redis.exceptions import NoScriptError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -82,13 +83,24 @@ end
 return answers
 """
 
-_redis_clients: "weakref.WeakKeyDictionary[object, redis.Redis]" = weakref.WeakKeyDictionary()
+# Redis names scripts by their SHA-1 (EVALSHA); not a security use.
+COUNT_HITS_SHA = hashlib.sha1(COUNT_HITS_LUA.encode(), usedforsecurity=False).hexdigest()
+_connections = threading.local()
 
 
-@functools.cache
-def _count_hits_script() -> Script:
-    # The script's SHA is computed once; each call runs it (EVALSHA) on the cache's own client.
-    return Script(redis.Redis(), COUNT_HITS_LUA)
+def _redis_connection(backend: RedisCache) -> Connection:
+    """This thread's own connection to the cache's Redis (same address, database, credentials,
+    timeouts), made once.
+
+    Through redis-py's client each call also goes through the pool, retries and instrumentation:
+    measured inside requests, ~2x the CPU of a bare send and read on a kept connection.
+    """
+    owner, connection = getattr(_connections, "current", (None, None))
+    if owner is not backend._cache:
+        pool = backend._cache.get_client(write=True).connection_pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+        _connections.current = (backend._cache, connection)
+    return connection
 
 
 def _count_hits_redis(
@@ -97,13 +109,20 @@ def _count_hits_redis(
     # Django's cache API would need add, incr (itself EXISTS + INCR) and a second key for the
     # window's end, per budget: 4 round trips each where the script takes one for all.
     keys = [backend.make_and_validate_key(key) for key in windows]
-    client = _redis_clients.get(backend._cache)
-    if client is None:
-        # get_client() builds a new Redis object (~50 us) per call; one per backend does.
-        client = _redis_clients[backend._cache] = backend._cache.get_client(write=True)
-    answers = _count_hits_script()(
-        keys=keys, args=[seconds * 1000 for seconds in windows.values()], client=client
-    )
+    arguments = [len(keys), *keys, *(seconds * 1000 for seconds in windows.values())]
+    connection = _redis_connection(backend)
+    try:
+        try:
+            connection.send_command("EVALSHA", COUNT_HITS_SHA, *arguments)
+            answers = connection.read_response()
+        except NoScriptError:
+            # First call on this Redis (or after a restart): EVAL sends the script and caches it.
+            connection.send_command("EVAL", COUNT_HITS_LUA, *arguments)
+            answers = connection.read_response()
+    except Exception:
+        # The next call connects afresh instead of reading a half-finished answer.
+        connection.disconnect()
+        raise
     return {key: (count, now + ttl_ms / 1000) for key, (count, ttl_ms) in zip(windows, answers, strict=True)}
 
 
@@ -141,26 +160,34 @@ class _CacheBreaker:
         )
 
 
-def _counted(request, view) -> dict[str, tuple[int, float]]:
-    """Every budget of the request, counted once by the first throttle that asks: one round trip.
-
-    Empty when the cache is unreachable (nothing counted, nothing refused).
-    """
+def _counted(request, view) -> dict[str, Budget]:
+    """Every budget of the request by scope, counted once by the first throttle that asks: one
+    round trip. Empty when the cache is unreachable (nothing counted, nothing refused)."""
     http_request = request._request
     counted = getattr(http_request, "_budgets_counted", None)
     if counted is None:
         counted = {}
-        windows = {}
+        budgets = {}
         for throttle in view.get_throttles():
-            if isinstance(throttle, BudgetThrottle) and (key := throttle.budget_key(request, view)):
-                windows[key] = throttle.duration
-        if windows and not _CacheBreaker.skipping():
+            if isinstance(throttle, BudgetThrottle) and (budget := throttle.budget_window(request, view)):
+                budgets[throttle.scope] = budget
+        if budgets and not _CacheBreaker.skipping():
             try:
-                counted = count_hits(windows, time.time())
+                hits = count_hits({key: seconds for key, _, seconds in budgets.values()}, time.time())
             except Exception:
                 _CacheBreaker.trip()
+            else:
+                for scope, (key, limit, _) in budgets.items():
+                    count, reset = hits[key]
+                    counted[scope] = Budget(limit, limit - count, reset)
         http_request._budgets_counted = counted
     return counted
+
+
+@functools.lru_cache
+def _parsed_rate(rate: str) -> tuple[int, int]:
+    # DRF's own parser (it reads no instance state), once per rate instead of per request.
+    return SimpleRateThrottle.parse_rate(None, rate)
 
 
 class BudgetThrottle(SimpleRateThrottle):
@@ -178,8 +205,8 @@ class BudgetThrottle(SimpleRateThrottle):
     def get_scope(self, request, view) -> str | None:
         return self.scope
 
-    def budget_key(self, request, view) -> str | None:
-        """The cache key of this budget for the request (rate parsed), or None if not counted."""
+    def budget_window(self, request, view) -> tuple[str, int, int] | None:
+        """(cache key, limit, window seconds) of this budget for the request, or None if uncounted."""
         user = request.user
         if not user.is_authenticated or user.is_staff:
             return None
@@ -187,17 +214,17 @@ class BudgetThrottle(SimpleRateThrottle):
         self.rate = budget_rate(self.scope) if self.scope else None
         if self.rate is None:
             return None
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return self.get_cache_key(request, view)
+        self.num_requests, self.duration = _parsed_rate(self.rate)
+        return self.get_cache_key(request, view), self.num_requests, self.duration
 
     def allow_request(self, request, view):
-        key = self.budget_key(request, view)
-        counted = _counted(request, view).get(key) if key else None
-        if counted is None:
+        self.scope = self.get_scope(request, view)
+        budget = _counted(request, view).get(self.scope) if self.scope else None
+        if budget is None:
             return True
-        count, self.reset = counted
-        self._record(request, Budget(self.num_requests, max(0, self.num_requests - count), self.reset))
-        return count <= self.num_requests
+        self.reset = budget.reset
+        self._record(request, budget._replace(remaining=max(0, budget.remaining)))
+        return budget.remaining >= 0
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
