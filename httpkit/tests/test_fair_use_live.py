@@ -6,6 +6,7 @@ answers asserted here.
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
@@ -78,6 +79,12 @@ def test_a_users_budget_is_shared_by_both_instances(start):
     theirs = a.call("GET", "/api/v1/posts/", token=bob)
     assert theirs.status == 200
     assert budget(theirs)[:2] == (6, 5)
+
+    # Concurrent requests on both instances: the counter is atomic, exactly the 5 left get through.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        burst = list(pool.map(lambda instance: instance.call("GET", "/api/v1/posts/", token=bob), (a, b) * 6))
+    assert sorted(answer.status for answer in burst) == [200] * 5 + [429] * 7
+    assert sorted(budget(answer)[1] for answer in burst if answer.status == 200) == [0, 1, 2, 3, 4]
 
     # Staff are not counted, and get no headers.
     staff = sign_up(b, "staff@example.com")
