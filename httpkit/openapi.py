@@ -105,6 +105,10 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Se
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer ...`"}}
 ERROR_HEADERS = {401: WWW_AUTHENTICATE, 429: RETRY_AFTER, 503: RETRY_AFTER}
 OVER_BUDGET = "Over a fair-use budget of your account; retry after `Retry-After` seconds"
+OVER_BUDGET_OR_LIMIT = (
+    "Over a fair-use budget of your account, or over another limit of this endpoint; "
+    "retry after `Retry-After` seconds"
+)
 _BUDGET_NOTE = " Absent for staff users and while the budgets are off."
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": {
@@ -226,7 +230,8 @@ class AutoSchema(SpectacularAutoSchema):
         budgeted = self._counts_budgets()
         implied = dict.fromkeys(self._implied_errors())
         if budgeted and 429 in implied:
-            implied[429] = OVER_BUDGET
+            only_budgets = all(isinstance(throttle, BudgetThrottle) for throttle in self.view.get_throttles())
+            implied[429] = OVER_BUDGET if only_budgets else OVER_BUDGET_OR_LIMIT
         for status, response in error_responses(implied).items():
             responses.setdefault(str(status), self._get_response_for_code(response, str(status)))
         for status, headers in ERROR_HEADERS.items():

@@ -289,6 +289,10 @@ def test_the_schema_documents_the_429_and_the_rate_headers(api_client):
             has_rate_headers = set(RATE_HEADERS) <= set(response.get("headers", {}))
             # 401 and 503 are answered before any budget is counted.
             assert has_rate_headers == (status not in ("401", "503")), (method, path, status)
+    # Password changes are budgeted and also limited per address and account.
+    password_change = schema["paths"]["/api/v1/users/me/password/"]["post"]["responses"]
+    assert "another limit" in password_change["429"]["description"]
+    assert set(RATE_HEADERS) <= set(password_change["200"]["headers"])
     reset = schema["paths"]["/api/v1/posts/"]["get"]["responses"]["200"]["headers"]["X-RateLimit-Reset"]
     assert reset["schema"] == {"type": "integer"}
     assert "Unix time" in reset["description"]
