@@ -31,6 +31,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis that stops answering costs a request a second, not a hung thread (CACHE_URL may say otherwise).
+    for _option in ("socket_connect_timeout", "socket_timeout"):
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault(_option, 1)
 ACCESS_TOKEN_LIFETIME_MINUTES = env.int("ACCESS_TOKEN_LIFETIME_MINUTES", default=30)
 REFRESH_TOKEN_LIFETIME_DAYS = env.int("REFRESH_TOKEN_LIFETIME_DAYS", default=7)
 PASSWORD_RESET_CODE_MINUTES = env.int("PASSWORD_RESET_CODE_MINUTES", default=15)
@@ -40,6 +44,9 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_FAILURE_WINDOW_MINUTES = env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15)
 RECOVERY_CODES_PER_HOUR = env.int("RECOVERY_CODES_PER_HOUR", default=3)
 RESET_FAILURE_LIMIT = env.int("RESET_FAILURE_LIMIT", default=10)
+USER_RATE_LIMIT = env.str("USER_RATE_LIMIT", default="600/min")
+POST_RATE_LIMIT = env.str("POST_RATE_LIMIT", default="30/hour")
+VOTE_RATE_LIMIT = env.str("VOTE_RATE_LIMIT", default="300/hour")
 
 # Clients behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = trust none).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
@@ -78,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "httpkit.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "blogapi.urls"
@@ -197,6 +205,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent")
 CORS_PREFLIGHT_MAX_AGE = 86400
+# Front ends on other origins may read where their user stands (fair use) and when to retry.
+CORS_EXPOSE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -221,6 +231,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "httpkit.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "httpkit.errors.api_exception_handler",
     "VIEW_NAME_FUNCTION": "httpkit.pages.view_name",
+    # Fair use (docs/fair-use.md): every per-user budget, scope -> rate; "off" disables one.
+    "DEFAULT_THROTTLE_CLASSES": ["httpkit.throttling.UserBudget", "httpkit.throttling.ActionBudget"],
+    "DEFAULT_THROTTLE_RATES": {"user": USER_RATE_LIMIT, "posts": POST_RATE_LIMIT, "votes": VOTE_RATE_LIMIT},
     # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -3,7 +3,8 @@
 Views declare their success responses and the errors only they know about with
 `error_responses({404: "...", 409: "..."})`; the schema class adds the errors every endpoint of
 a kind can answer (401 when credentials are needed, 400/413/415 when a body is read, 404 on a
-path with an id, 429 when throttled, 503 while the database is unreachable).
+path with an id, 429 when throttled, 503 while the database is unreachable), and the
+X-RateLimit-* headers on the answers of operations that count against fair-use budgets.
 
 The schema is exact so that generated clients work as they come (openapi-python-client,
 openapi-typescript; see docs/clients.md): one request media type per operation, every field the
@@ -24,6 +25,7 @@ from rest_framework.permissions import AllowAny
 
 from .converters import MAX_ID
 from .errors import DetailSerializer, ErrorSerializer, FieldErrorsSerializer, ValidationErrorSerializer
+from .throttling import BudgetThrottle
 
 TOKEN_URL = "/api/v1/auth/token/"  # noqa: S105 (a path, not a secret)
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "example": 1}
@@ -102,6 +104,29 @@ DEFAULT_DESCRIPTIONS = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer ...`"}}
 ERROR_HEADERS = {401: WWW_AUTHENTICATE, 429: RETRY_AFTER, 503: RETRY_AFTER}
+OVER_BUDGET = "Over a fair-use budget of your account; retry after `Retry-After` seconds"
+OVER_BUDGET_OR_LIMIT = (
+    "Over a fair-use budget of your account, or over another limit of this endpoint; "
+    "retry after `Retry-After` seconds"
+)
+_BUDGET_NOTE = " Absent for staff users and while the budgets are off."
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "schema": {"type": "integer"},
+        "description": "Requests per window of the tightest budget this request counted in "
+        "(the one with the fewest requests remaining)." + _BUDGET_NOTE,
+    },
+    "X-RateLimit-Remaining": {
+        "schema": {"type": "integer"},
+        "description": "Requests left in that budget's window." + _BUDGET_NOTE,
+    },
+    "X-RateLimit-Reset": {
+        "schema": {"type": "integer"},
+        "description": "Unix time (seconds) when that budget refills." + _BUDGET_NOTE,
+    },
+}
+# Answers given before the budgets are counted (no valid credentials, database unreachable).
+UNCOUNTED = ("401", "503")
 
 
 def error_responses(descriptions: dict[int, str | None]) -> dict[int, OpenApiResponse]:
@@ -202,12 +227,30 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        for status, response in error_responses(dict.fromkeys(self._implied_errors())).items():
+        budgeted = self._counts_budgets()
+        implied = dict.fromkeys(self._implied_errors())
+        if budgeted and 429 in implied:
+            only_budgets = all(isinstance(throttle, BudgetThrottle) for throttle in self.view.get_throttles())
+            implied[429] = OVER_BUDGET if only_budgets else OVER_BUDGET_OR_LIMIT
+        for status, response in error_responses(implied).items():
             responses.setdefault(str(status), self._get_response_for_code(response, str(status)))
         for status, headers in ERROR_HEADERS.items():
             if str(status) in responses:
                 responses[str(status)].setdefault("headers", {}).update(headers)
+        if budgeted:
+            for status, response in responses.items():
+                if status not in UNCOUNTED:
+                    response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
         return dict(sorted(responses.items()))
+
+    def _needs_credentials(self) -> bool:
+        return not any(isinstance(p, AllowAny) for p in self.view.get_permissions())
+
+    def _counts_budgets(self) -> bool:
+        """Signed-in callers of this operation count against fair-use budgets (httpkit.throttling)."""
+        return self._needs_credentials() and any(
+            isinstance(throttle, BudgetThrottle) for throttle in self.view.get_throttles()
+        )
 
     def _implied_errors(self) -> list[int]:
         implied = []
@@ -216,7 +259,7 @@ class AutoSchema(SpectacularAutoSchema):
             implied += [400, 413, 415]
         elif self.method == "GET" and self._is_list_view():
             implied.append(400)
-        if not any(isinstance(p, AllowAny) for p in self.view.get_permissions()):
+        if self._needs_credentials():
             implied.append(401)
         if "{" in self.path:
             implied.append(404)

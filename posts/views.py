@@ -43,6 +43,8 @@ class PostViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsOwnerOrReadOnly]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     lookup_value_converter = "id"
+    # New posts also count against POST_RATE_LIMIT (httpkit.throttling.ActionBudget).
+    throttle_scopes = {"create": "posts"}
 
     def get_queryset(self):
         user = self.request.user

@@ -16,6 +16,8 @@ HOW_TO_LIKE = "POST {post_id, dir}: dir 1 likes the post, dir 0 takes your like 
 class VoteView(APIView):
     # Lets the browsable API render a real form for {post_id, dir}.
     serializer_class = VoteSerializer
+    # Likes and unlikes also count against VOTE_RATE_LIMIT (httpkit.throttling.ActionBudget).
+    throttle_scopes = {"post": "votes"}
 
     @extend_schema(exclude=True)
     def get(self, request):

@@ -1,0 +1,276 @@
+"""Fair use: per-user request budgets as DRF throttles, and the X-RateLimit-* headers.
+
+Every budget is a DRF throttle scope; `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` in settings.py
+is the one place that gives each scope its rate (from USER_RATE_LIMIT, POST_RATE_LIMIT,
+VOTE_RATE_LIMIT). `UserBudget` counts every authenticated request; `ActionBudget` counts the
+actions a view maps to a scope in `throttle_scopes`. Both run as DEFAULT_THROTTLE_CLASSES.
+
+Counting: a fixed window per user and scope that opens at the user's first request (as GitHub's
+hourly budget does) and holds one integer. DRF's SimpleRateThrottle keeps a list of timestamps
+instead, read and rewritten whole on every request: at 600/min a 600-float list (5.4 kB)
+unpickled and pickled per request, 2 round trips and ~220 us of CPU against Redis, where the
+counter is one Lua call and ~35-60 us of CPU (measured on the development machine; docs/fair-use.md).
+The first budget throttle of a request counts all of the request's budgets in that one call, so a
+new post or a like (two budgets) costs one round trip too.
+
+Each throttle records where its budget stands on the request; `RateLimitHeadersMiddleware`
+writes the tightest one (fewest requests remaining, then the later reset) as headers.
+If the cache cannot be reached, requests are let through (fair use protects capacity; an outage
+of the cache must not become an outage of the API) and the process leaves the cache alone for
+CACHE_RETRY_SECONDS before trying again, so a dead cache costs one timeout, not one per request.
+"""
+
+import functools
+import hashlib
+import logging
+import math
+import threading
+import time
+from typing import NamedTuple
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from redis.connection import Connection
+from redis.exceptions import NoScriptError
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+OFF = ("", "off", "none")
+CACHE_RETRY_SECONDS = 5.0
+# Where a request's tightest budget is kept between the throttles and the middleware.
+REQUEST_ATTRIBUTE = "rate_limit"
+
+
+class Budget(NamedTuple):
+    limit: int
+    remaining: int
+    reset: float  # Unix time when the window ends and the budget refills
+
+    def tighter_than(self, other: "Budget") -> bool:
+        return (self.remaining, -self.reset) < (other.remaining, -other.reset)
+
+
+def budget_rate(scope: str) -> str | None:
+    """The rate of a scope from DEFAULT_THROTTLE_RATES, or None when it is off."""
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    return None if rate is None or rate.strip().lower() in OFF else rate
+
+
+def count_hits(windows: dict[str, int], now: float) -> dict[str, tuple[int, float]]:
+    """Count one request in each window (cache key -> seconds); return each key's count so far
+    and the Unix time its window ends."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return _count_hits_redis(backend, windows, now)
+    return {key: _count_hit_generic(backend, key, duration, now) for key, duration in windows.items()}
+
+
+# One atomic call for every budget of a request: count it, open the window on the first request
+# (or give a stray key without expiry one), and say in milliseconds when the window ends.
+COUNT_HITS_LUA = """
+local answers = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+        ttl = tonumber(ARGV[i])
+        redis.call('PEXPIRE', key, ttl)
+    end
+    answers[i] = {count, ttl}
+end
+return answers
+"""
+
+# Redis names scripts by their SHA-1 (EVALSHA); not a security use.
+COUNT_HITS_SHA = hashlib.sha1(COUNT_HITS_LUA.encode(), usedforsecurity=False).hexdigest()
+_connections = threading.local()
+
+
+def _redis_connection(backend: RedisCache) -> Connection:
+    """This thread's own connection to the cache's Redis (same address, database, credentials,
+    timeouts), made once.
+
+    Through redis-py's client each call also goes through the pool, retries and instrumentation:
+    measured inside requests, ~2x the CPU of a bare send and read on a kept connection.
+    """
+    owner, connection = getattr(_connections, "current", (None, None))
+    if owner is not backend._cache:
+        pool = backend._cache.get_client(write=True).connection_pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+        _connections.current = (backend._cache, connection)
+    return connection
+
+
+def _count_hits_redis(
+    backend: RedisCache, windows: dict[str, int], now: float
+) -> dict[str, tuple[int, float]]:
+    # Django's cache API would need add, incr (itself EXISTS + INCR) and a second key for the
+    # window's end, per budget: 4 round trips each where the script takes one for all.
+    keys = [backend.make_and_validate_key(key) for key in windows]
+    arguments = [len(keys), *keys, *(seconds * 1000 for seconds in windows.values())]
+    connection = _redis_connection(backend)
+    try:
+        try:
+            connection.send_command("EVALSHA", COUNT_HITS_SHA, *arguments)
+            answers = connection.read_response()
+        except NoScriptError:
+            # First call on this Redis (or after a restart): EVAL sends the script and caches it.
+            connection.send_command("EVAL", COUNT_HITS_LUA, *arguments)
+            answers = connection.read_response()
+    except Exception:
+        # The next call connects afresh instead of reading a half-finished answer.
+        connection.disconnect()
+        raise
+    return {key: (count, now + ttl_ms / 1000) for key, (count, ttl_ms) in zip(windows, answers, strict=True)}
+
+
+def _count_hit_generic(backend, key: str, duration: int, now: float) -> tuple[int, float]:
+    # Any other cache (local memory by default): add and incr are atomic in each backend.
+    reset_key = f"{key}:reset"
+    if backend.add(key, 0, duration):
+        backend.set(reset_key, now + duration, duration)
+    try:
+        count = backend.incr(key)
+    except ValueError:
+        # Expired between add and incr: this request opens the next window.
+        backend.set(key, 1, duration)
+        backend.set(reset_key, now + duration, duration)
+        return 1, now + duration
+    return count, backend.get(reset_key, now + duration)
+
+
+class _CacheBreaker:
+    """Per process: after a cache error, skip the cache for CACHE_RETRY_SECONDS."""
+
+    down_until = 0.0
+
+    @classmethod
+    def skipping(cls) -> bool:
+        return time.monotonic() < cls.down_until
+
+    @classmethod
+    def trip(cls) -> None:
+        cls.down_until = time.monotonic() + CACHE_RETRY_SECONDS
+        logger.warning(
+            "fair-use budgets: cache unavailable, requests allowed uncounted for %ss",
+            CACHE_RETRY_SECONDS,
+            exc_info=True,
+        )
+
+
+def _counted(request, view) -> dict[str, Budget]:
+    """Every budget of the request by scope, counted once by the first throttle that asks: one
+    round trip. Empty when the cache is unreachable (nothing counted, nothing refused)."""
+    http_request = request._request
+    counted = getattr(http_request, "_budgets_counted", None)
+    if counted is None:
+        counted = {}
+        budgets = {}
+        for throttle in view.get_throttles():
+            if isinstance(throttle, BudgetThrottle) and (budget := throttle.budget_window(request, view)):
+                budgets[throttle.scope] = budget
+        if budgets and not _CacheBreaker.skipping():
+            try:
+                hits = count_hits({key: seconds for key, _, seconds in budgets.values()}, time.time())
+            except Exception:
+                _CacheBreaker.trip()
+            else:
+                for scope, (key, limit, _) in budgets.items():
+                    count, reset = hits[key]
+                    counted[scope] = Budget(limit, limit - count, reset)
+        http_request._budgets_counted = counted
+    return counted
+
+
+@functools.lru_cache
+def _parsed_rate(rate: str) -> tuple[int, int]:
+    # DRF's own parser (it reads no instance state), once per rate instead of per request.
+    return SimpleRateThrottle.parse_rate(None, rate)
+
+
+class BudgetThrottle(SimpleRateThrottle):
+    """A per-user budget of one scope: a fixed-window counter in the default cache.
+
+    Anonymous requests and staff users are not counted. The scope comes from `get_scope()`.
+    """
+
+    cache_format = "budget:%(scope)s:%(ident)s"
+
+    def __init__(self):
+        # The rate depends on the scope, which may depend on the view: resolved per request.
+        pass
+
+    def get_scope(self, request, view) -> str | None:
+        return self.scope
+
+    def budget_window(self, request, view) -> tuple[str, int, int] | None:
+        """(cache key, limit, window seconds) of this budget for the request, or None if uncounted."""
+        user = request.user
+        if not user.is_authenticated or user.is_staff:
+            return None
+        self.scope = self.get_scope(request, view)
+        self.rate = budget_rate(self.scope) if self.scope else None
+        if self.rate is None:
+            return None
+        self.num_requests, self.duration = _parsed_rate(self.rate)
+        return self.get_cache_key(request, view), self.num_requests, self.duration
+
+    def allow_request(self, request, view):
+        self.scope = self.get_scope(request, view)
+        budget = _counted(request, view).get(self.scope) if self.scope else None
+        if budget is None:
+            return True
+        self.reset = budget.reset
+        self._record(request, budget._replace(remaining=max(0, budget.remaining)))
+        return budget.remaining >= 0
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+    def wait(self):
+        return max(1, math.ceil(self.reset - self.timer()))
+
+    @staticmethod
+    def _record(request, budget: Budget) -> None:
+        # On the Django request, where the middleware finds it (DRF's Request wraps it).
+        http_request = request._request
+        current = getattr(http_request, REQUEST_ATTRIBUTE, None)
+        if current is None or budget.tighter_than(current):
+            setattr(http_request, REQUEST_ATTRIBUTE, budget)
+
+
+class UserBudget(BudgetThrottle):
+    """USER_RATE_LIMIT: every authenticated request."""
+
+    scope = "user"
+
+
+class ActionBudget(BudgetThrottle):
+    """The narrower budget of a write: the view maps actions to scopes in `throttle_scopes`.
+
+    The key is the viewset action (`create`) or, on a plain APIView, the method (`post`).
+    """
+
+    def get_scope(self, request, view):
+        scopes = getattr(view, "throttle_scopes", None)
+        if not scopes:
+            return None
+        return scopes.get(getattr(view, "action", None) or request.method.lower())
+
+
+class RateLimitHeadersMiddleware:
+    """X-RateLimit-Limit, -Remaining and -Reset of the tightest budget the request counted in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        budget = getattr(request, REQUEST_ATTRIBUTE, None)
+        if budget is not None:
+            response["X-RateLimit-Limit"] = str(budget.limit)
+            response["X-RateLimit-Remaining"] = str(budget.remaining)
+            response["X-RateLimit-Reset"] = str(math.ceil(budget.reset))
+        return response
