@@ -4,6 +4,10 @@ Each knob can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
 import os
+import shutil
+import tempfile
+
+from httpkit import logs
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # One gthread worker per CPU this process may run on (taskset and cpuset pinning count): threads
@@ -21,16 +25,34 @@ max_requests_jitter = 20_000
 # No gunicornc control socket: its default path ($HOME/.gunicorn) is shared by every instance on a
 # host and is not writable in the container's read-only filesystem.
 control_socket_disable = True
-accesslog = "-"
+# No access log: the app logs each request itself, with its id, route, status, duration and user.
+accesslog = None
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# LOG_FORMAT=json: gunicorn's own records as JSON lines too, in the app's shape (httpkit/logs.py).
+if os.environ.get("LOG_FORMAT", "text") == "json":
+    logconfig_dict = logs.gunicorn_config("json")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server):
+    # Metrics of every worker in one place (prometheus_client's multiprocess mode), fresh for each
+    # master start so no worker of an earlier run is counted. Set before any worker exists and
+    # before anything imports prometheus_client.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="blogapi-metrics-")
     # Load the settings once in the master, so a missing SECRET_KEY stops startup with one
     # sentence instead of workers failing one after another.
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogapi.settings")
     django.setup(set_prefix=False)
+
+
+def child_exit(server, worker):
+    # A dead worker's counters still count; its live gauges (none today) must not.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

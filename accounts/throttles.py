@@ -3,6 +3,8 @@ import logging
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from httpkit.metrics import record_auth_refusal
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,7 +25,10 @@ class AuthRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view):
         try:
-            return super().allow_request(request, view)
+            allowed = super().allow_request(request, view)
         except Exception:
             logger.warning("auth throttle cache unavailable; request allowed", exc_info=True)
             return True
+        if not allowed:
+            record_auth_refusal("throttle")
+        return allowed

@@ -4,11 +4,14 @@ Every variable of the configuration table in API.md is one line below with its d
 `.env.example` lists them all.
 """
 
+import ipaddress
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from httpkit import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,9 @@ REFRESH_TOKEN_LIFETIME_DAYS = env.int("REFRESH_TOKEN_LIFETIME_DAYS", default=7)
 PASSWORD_RESET_CODE_MINUTES = env.int("PASSWORD_RESET_CODE_MINUTES", default=15)
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
 AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=["127.0.0.1/32", "::1/128"])
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 
 # Clients behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = trust none).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
@@ -63,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: binds the request id, times and logs every request, counts it, answers /metrics.
+    "httpkit.observe.ObserveRequestsMiddleware",
     "httpkit.errors.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -252,17 +260,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # 4xx responses are the client's business; the API answers them in the body.
-        "django.request": {"level": "ERROR"},
-    },
-}
+# Logs: LOG_FORMAT text (people) or json (one object per line); httpkit/logs.py.
+if LOG_FORMAT not in logs.FORMATS:
+    sys.stderr.write("blogapi: LOG_FORMAT must be 'text' or 'json'.\n")
+    raise SystemExit(3)
+LOGGING = logs.django_config(LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+
+# /metrics: a bad network in METRICS_ALLOWED_CIDRS stops startup instead of failing each scrape.
+try:
+    [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in METRICS_ALLOWED_CIDRS]
+except ValueError as error:
+    sys.stderr.write(f"blogapi: METRICS_ALLOWED_CIDRS: {error}.\n")
+    raise SystemExit(3) from None
 
 # Emails are unique case-insensitively through the Lower(email) constraint on accounts.User,
 # which this check does not recognise.
