@@ -7,8 +7,8 @@ argument and bind it again where they run.
 """
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,10 +22,11 @@ _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def accept_or_make(offered: str | None) -> str:
-    """The client's id when it is 1-128 letters, digits, `-`, `_`, `.` or `:`; else a new uuid4 hex."""
+    """The client's id when it is 1-128 letters, digits, `-`, `_`, `.` or `:`; else 32 random hex digits."""
     if offered and len(offered) <= MAX_LENGTH and _SANE.fullmatch(offered):
         return offered
-    return uuid.uuid4().hex
+    # As random as a uuid4 and a quarter of its cost on the request path.
+    return os.urandom(16).hex()
 
 
 def current() -> str | None:
