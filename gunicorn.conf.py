@@ -4,10 +4,8 @@ Each knob can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
 import os
-import shutil
-import tempfile
 
-from httpkit import logs
+from httpkit import logs, metrics_files
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # One gthread worker per CPU this process may run on (taskset and cpuset pinning count): threads
@@ -35,10 +33,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server):
-    # Metrics of every worker in one place (prometheus_client's multiprocess mode), fresh for each
-    # master start so no worker of an earlier run is counted. Set before any worker exists and
-    # before anything imports prometheus_client.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="blogapi-metrics-")
+    # Metrics of every worker in one folder (prometheus_client's multiprocess mode), fresh for each
+    # master start; named in the environment before any worker exists or imports prometheus_client.
+    folder = metrics_files.start()
+    server.log.info("metrics folder: %s", folder)
     # Load the settings once in the master, so a missing SECRET_KEY stops startup with one
     # sentence instead of workers failing one after another.
     import django
@@ -48,11 +46,9 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    # A dead worker's counters still count; its live gauges (none today) must not.
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+    # A recycled worker's counts still count; its files go into the folder's archive.
+    metrics_files.fold_dead_worker(os.environ[metrics_files.ENVIRONMENT_VARIABLE], worker.pid)
 
 
 def on_exit(server):
-    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    metrics_files.remove(os.environ[metrics_files.ENVIRONMENT_VARIABLE])

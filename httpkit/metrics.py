@@ -31,6 +31,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from . import metrics_files
+
 # `*_created` series double the output and say nothing a counter's reset does not.
 disable_created_metrics()
 
@@ -145,12 +147,14 @@ class TaskQueueCollector:
 def exposition() -> bytes:
     """Every metric in Prometheus text format: all gunicorn workers' when in multiprocess mode."""
     registry = CollectorRegistry(auto_describe=False)
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        MultiProcessCollector(registry)
-    else:
-        registry.register(REGISTRY)
     registry.register(TaskQueueCollector())
-    return generate_latest(registry)
+    folder = os.environ.get(metrics_files.ENVIRONMENT_VARIABLE)
+    if folder is None:
+        registry.register(REGISTRY)
+        return generate_latest(registry)
+    MultiProcessCollector(registry, path=folder)
+    with metrics_files.locked(folder, exclusive=False):
+        return generate_latest(registry)
 
 
 @lru_cache(maxsize=4)

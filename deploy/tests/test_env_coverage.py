@@ -30,15 +30,11 @@ COMPOSE_LEFT_AT_DEFAULT = {
     "GUNICORN_TIMEOUT",
     # Nothing proxies to the api container, so no forwarded headers to trust.
     "FORWARDED_ALLOW_IPS",
-    # Not a setting: gunicorn.conf.py makes a fresh folder for the metrics at each start.
-    "PROMETHEUS_MULTIPROC_DIR",
 }
 # Read by the app, deliberately left at their defaults by deploy/k8s.
 K8S_LEFT_AT_DEFAULT = {
     # containerPort 8000 is the image's default bind.
     "GUNICORN_BIND",
-    # Not a setting: gunicorn.conf.py makes a fresh folder for the metrics at each start.
-    "PROMETHEUS_MULTIPROC_DIR",
 }
 
 

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from accounts.tasks import email_recovery_code
-from httpkit import errors, logs, metrics, request_id
+from httpkit import errors, logs, metrics, metrics_files, request_id
 
 HEX_ID = r"[0-9a-f]{32}"
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -354,3 +354,52 @@ def test_an_unreachable_database_is_a_gauge_not_a_failed_scrape(db):
     text = response.content.decode()
     assert scraped(text, "blogapi_database_up") == 0
     assert "blogapi_tasks{" not in text
+
+
+# The multiprocess folder
+
+
+def write_worker_file(folder, kind: str, pid: int, name: str, labels: dict, value: float) -> None:
+    """What a worker's metric writes in multiprocess mode."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    db = MmapedDict(str(folder / f"{kind}_{pid}.db"))
+    db.write_value(mmap_key(name, name, list(labels), list(labels.values()), "help"), value, 0.0)
+    db.close()
+
+
+def collected(folder) -> dict:
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in MultiProcessCollector(None, path=str(folder)).collect()
+        for sample in family.samples
+    }
+
+
+def test_a_dead_workers_counts_are_folded_into_the_archive(tmp_path):
+    hits = ("blogapi_http_requests_total", {"route": "/healthz"})
+    bucket = ("blogapi_http_request_duration_seconds_bucket", {"le": "0.1", "route": "/healthz"})
+    write_worker_file(tmp_path, "counter", 101, *hits, 3)
+    write_worker_file(tmp_path, "histogram", 101, *bucket, 3)
+    write_worker_file(tmp_path, "counter", 102, *hits, 4)
+    write_worker_file(tmp_path, "counter", 103, *hits, 5)
+    before = collected(tmp_path)
+    assert before[("blogapi_http_requests_total", (("route", "/healthz"),))] == 12
+
+    metrics_files.fold_dead_worker(str(tmp_path), 101)
+    metrics_files.fold_dead_worker(str(tmp_path), 102)
+
+    assert collected(tmp_path) == before
+    assert sorted(path.name for path in tmp_path.glob("*.db")) == [
+        "counter_103.db",
+        "counter_archive.db",
+        "histogram_archive.db",
+    ]
+
+
+def test_folding_an_unknown_worker_changes_nothing(tmp_path):
+    write_worker_file(tmp_path, "counter", 101, "blogapi_http_requests_total", {"route": "/a"}, 1)
+    metrics_files.fold_dead_worker(str(tmp_path), 999)
+    assert [path.name for path in tmp_path.glob("*.db")] == ["counter_101.db"]

@@ -1,11 +1,14 @@
 """Request ids, JSON logs and /metrics on gunicorn with two workers, as production runs them."""
 
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -63,31 +66,60 @@ def raw_request(base: str, request_id_header: bytes) -> bytes:
     return answer
 
 
-def test_request_counters_add_up_across_the_workers_and_proxied_scrapes_are_refused(server):
-    counted = '{method="GET",route="/healthz",status="200"}'
-    # The readiness check before the test already made one request.
-    before = metric(call(server.base, "GET", "/metrics").body, "blogapi_http_requests_total" + counted)
-    # Concurrent requests until both workers have served some (their log lines name their pid).
-    sent = 0
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for _ in range(20):
-            answers = list(pool.map(lambda n: call(server.base, "GET", "/healthz"), range(20)))
-            assert {answer.status for answer in answers} == {200}
-            sent += len(answers)
-            pids = {line["pid"] for line in request_lines(server).values() if line["route"] == "/healthz"}
-            if len(pids) == 2:
-                break
-    assert len(pids) == 2, "every request went to one worker"
-    # Whichever worker answers the scrape, it reports what both served.
-    for _ in range(6):
-        scrape = call(server.base, "GET", "/metrics")
-        assert scrape.status == 200
-        assert metric(scrape.body, "blogapi_http_requests_total" + counted) == before + sent
-        latency = 'blogapi_http_request_duration_seconds_count{method="GET",route="/healthz"}'
-        assert metric(scrape.body, latency) == before + sent
-    # A scrape that came through a proxy (the Ingress adds X-Forwarded-For) is refused.
-    proxied = call(server.base, "GET", "/metrics", headers={"X-Forwarded-For": "198.51.100.4"})
-    assert proxied.status == 404
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def files_of_dead_processes(folder: Path) -> list[str]:
+    names = [path.name for path in folder.glob("*.db")]
+    return [
+        name
+        for name in names
+        if not name.endswith("_archive.db") and not alive(int(name[:-3].split("_")[-1]))
+    ]
+
+
+def test_request_counters_add_up_across_workers_and_their_replacements(transactional_db, tmp_path):
+    require_postgresql()
+    # Workers are recycled after 15 requests here (200,000 in production): the counts of the
+    # workers that are gone must stay in the sums, and their files must not pile up.
+    recycled = production_env(**OBSERVED, GUNICORN_CMD_ARGS="--max-requests 15 --max-requests-jitter 0")
+    with gunicorn(tmp_path, PORTS, env=recycled) as (server,):
+        counted = '{method="GET",route="/healthz",status="200"}'
+        # The readiness check before the test already made one request.
+        before = metric(call(server.base, "GET", "/metrics").body, "blogapi_http_requests_total" + counted)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda n: call(server.base, "GET", "/healthz"), range(120)))
+        assert {answer.status for answer in answers} == {200}
+        pids = {line["pid"] for line in request_lines(server).values() if line["route"] == "/healthz"}
+        assert len(pids) > 2, "no worker was recycled"
+
+        [folder] = [
+            Path(line["message"].split(": ", 1)[1])
+            for line in log_lines(server)
+            if line["message"].startswith("metrics folder: ")
+        ]
+        deadline = time.monotonic() + 20
+        while files_of_dead_processes(folder) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert files_of_dead_processes(folder) == []
+        assert {"counter_archive.db", "histogram_archive.db"} <= {path.name for path in folder.glob("*.db")}
+
+        # Whichever worker answers the scrape, it reports what all of them served.
+        for _ in range(6):
+            scrape = call(server.base, "GET", "/metrics")
+            assert scrape.status == 200
+            assert metric(scrape.body, "blogapi_http_requests_total" + counted) == before + len(answers)
+            latency = 'blogapi_http_request_duration_seconds_count{method="GET",route="/healthz"}'
+            assert metric(scrape.body, latency) == before + len(answers)
+        # A scrape that came through a proxy (the Ingress adds X-Forwarded-For) is refused.
+        proxied = call(server.base, "GET", "/metrics", headers={"X-Forwarded-For": "198.51.100.4"})
+        assert proxied.status == 404
+    assert not folder.exists(), "the folder outlived the server"
 
 
 def test_every_log_line_is_json_and_each_request_line_has_the_id_its_response_carried(server):
