@@ -50,7 +50,9 @@ class ObserveRequestsMiddleware:
             else:
                 seconds = perf_counter() - started
                 route = metrics.PATH
-            logger.info(
+            # Server errors stay visible with LOG_LEVEL=WARNING.
+            logger.log(
+                logging.ERROR if response.status_code >= 500 else logging.INFO,
                 "%s %s %s %.1fms",
                 request.method,
                 route,

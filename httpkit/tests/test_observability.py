@@ -126,6 +126,14 @@ def test_the_log_names_the_route_pattern_not_the_path(auth_client, json_log):
     assert routes == ["/api/v1/posts/<pk>/", "/api/v1/users/<id:pk>/", "unmatched"]
 
 
+def test_server_errors_are_logged_at_error_level(db, json_log):
+    APIClient().get("/healthz")
+    with mock.patch("httpkit.health.connection.cursor", side_effect=OperationalError("down")):
+        assert APIClient().get("/readyz").status_code == 503
+    levels = {line["route"]: line["level"] for line in request_lines(json_log())}
+    assert levels == {"/healthz": "INFO", "/readyz": "ERROR"}
+
+
 def test_anonymous_requests_log_no_user(db, json_log):
     APIClient().get("/healthz")
     [line] = request_lines(json_log())
