@@ -198,7 +198,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # CORS: only the API is meant for browsers on other origins.
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent")
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent", "x-request-id")
+# Front ends can read the request id to quote it in a support request.
+CORS_EXPOSE_HEADERS = ("x-request-id",)
 CORS_PREFLIGHT_MAX_AGE = 86400
 
 REST_FRAMEWORK = {

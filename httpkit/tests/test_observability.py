@@ -97,6 +97,19 @@ def test_every_response_carries_a_request_id(db, path, status):
     assert first["X-Request-ID"] != second["X-Request-ID"]
 
 
+@override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.com"])
+def test_browser_front_ends_may_send_and_read_the_request_id(db):
+    preflight = APIClient().options(
+        "/api/v1/posts/",
+        HTTP_ORIGIN="https://app.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, x-request-id",
+    )
+    assert "x-request-id" in preflight["Access-Control-Allow-Headers"]
+    response = APIClient().get("/api/v1/posts/", HTTP_ORIGIN="https://app.example.com")
+    assert response["Access-Control-Expose-Headers"] == "x-request-id"
+
+
 def test_the_request_id_is_unbound_after_the_request(db):
     APIClient().get("/healthz", HTTP_X_REQUEST_ID="done-1")
     assert request_id.current() is None
