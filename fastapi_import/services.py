@@ -1,6 +1,6 @@
 """Moving the FastAPI app's users, posts and likes into blogapi.
 
-Rules (also in the README, "Moving from the FastAPI app"):
+Rules (also in docs/migrating-from-fastapi.md):
 - ids and created_at are kept; a post's updated_at is its created_at (the source keeps no edit
   time); a like's created_at is the import time (the source keeps none).
 - Emails are trimmed with the domain lower-cased. Accounts whose emails differ only in case are
