@@ -62,11 +62,8 @@ def django_config(log_format: str, *, level: str) -> dict:
 
 
 def gunicorn_config(log_format: str) -> dict:
-    """gunicorn's logconfig_dict: its error log in `log_format`; no access log (the app logs requests)."""
+    """gunicorn's error log (startup, workers, timeouts) and the master's other records in `log_format`."""
     config = _base(log_format)
     config["root"] = {"handlers": ["console"], "level": "INFO"}
-    config["loggers"] = {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-    }
+    config["loggers"] = {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}}
     return config
