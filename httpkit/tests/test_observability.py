@@ -64,12 +64,26 @@ def test_a_sane_client_request_id_is_kept(db, offered):
 
 @pytest.mark.parametrize(
     "offered",
-    ["", "x" * 129, "x" * 10_000, "a\nb", "a\r\nX-Injected: 1", 'a"b', "a'b", "a b", "a,b", "é", "a\x00b"],
+    [
+        "",
+        "x" * 129,
+        "x" * 10_000,
+        "a\nb",
+        "ab\n",
+        "a\r\nX-Injected: 1",
+        'a"b',
+        "a'b",
+        "a b",
+        "a,b",
+        "é",
+        "a\x00b",
+    ],
     ids=[
         "empty",
         "129",
         "10kB",
         "newline",
+        "trailing-newline",
         "crlf",
         "double-quote",
         "quote",
