@@ -87,7 +87,7 @@ def record_auth_refusal(kind: str) -> None:
 
 # Route labels
 
-# A router's regex route, e.g. `api/v1/^posts/(?P<pk>[0-9]{1,18})/$`, reads `/api/v1/posts/<pk>/`.
+# A regex route, e.g. the admin's `admin/(?P<app_label>auth|accounts|...)/$`, reads `/admin/<app_label>/`.
 _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 _route_labels: dict[str, str] = {}
 

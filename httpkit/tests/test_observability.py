@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import OperationalError
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
+from django.urls import resolve
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -150,7 +151,7 @@ def test_the_log_names_the_route_pattern_not_the_path(auth_client, json_log):
     auth_client.get("/api/v1/users/42/")
     auth_client.get("/no/such/page")
     routes = [line["route"] for line in request_lines(json_log())]
-    assert routes == ["/api/v1/posts/<pk>/", "/api/v1/users/<id:pk>/", "unmatched"]
+    assert routes == ["/api/v1/posts/<id:pk>/", "/api/v1/users/<id:pk>/", "unmatched"]
 
 
 def test_server_errors_are_logged_at_error_level(db, json_log):
@@ -159,6 +160,12 @@ def test_server_errors_are_logged_at_error_level(db, json_log):
         assert APIClient().get("/readyz").status_code == 503
     levels = {line["route"]: line["level"] for line in request_lines(json_log())}
     assert levels == {"/healthz": "INFO", "/readyz": "ERROR"}
+
+
+def test_regex_routes_are_named_by_their_groups():
+    request = RequestFactory().get("/admin/accounts/")
+    request.resolver_match = resolve("/admin/accounts/")
+    assert metrics.route_label(request) == "/admin/<app_label>/"
 
 
 def test_anonymous_requests_log_no_user(db, json_log):
@@ -304,7 +311,7 @@ def test_only_get_reads_metrics(db):
 
 @override_settings(METRICS_ENABLED=True)
 def test_requests_are_counted_by_route_pattern_method_and_status(auth_client):
-    route = "/api/v1/posts/<pk>/"
+    route = "/api/v1/posts/<id:pk>/"
     before = requests_counted(route, "GET", 404)
     latency_before = sample("blogapi_http_request_duration_seconds_count", route=route, method="GET")
     for post_id in (11, 12, 13):

@@ -145,7 +145,7 @@ def test_every_log_line_is_json_and_each_request_line_has_the_id_its_response_ca
         ("POST", "/api/v1/users/", 201, None),
         ("POST", "/api/v1/auth/token/", 200, None),
         ("GET", "/api/v1/posts/", 401, None),
-        ("GET", "/api/v1/posts/<pk>/", 401, None),
+        ("GET", "/api/v1/posts/<id:pk>/", 401, None),
         ("GET", "unmatched", 404, None),
         ("GET", "/api/v1/users/me/", 200, user_id),
         ("POST", "/api/v1/auth/password-recovery/", 202, None),
