@@ -1,21 +1,23 @@
 """Compose and Kubernetes turn on JSON logs and metrics, and keep /metrics off the public entry."""
 
 import ipaddress
+import re
 
 import pytest
+from django.urls import get_resolver
 
+from . import test_network_policies as policies
 from .manifests import compose, k8s_one
 
-# The paths of API.md's contract that the public entry must serve.
+
+def top_level_paths() -> list[str]:
+    """A path under each of the app's top-level routes (blogapi/urls.py), /metrics aside."""
+    return ["/" + re.sub(r"<[^>]+>", "1", str(pattern.pattern)) for pattern in get_resolver().url_patterns]
+
+
 PUBLIC_PATHS = [
-    "/",
-    "/healthz",
-    "/readyz",
-    "/api/v1/",
+    *top_level_paths(),
     "/api/v1/posts/1/",
-    "/api/schema/",
-    "/api/docs/",
-    "/admin/",
     "/admin/login/",
     "/api-auth/login/",
     "/static/rest_framework/css/bootstrap.min.css",
@@ -35,6 +37,11 @@ def ingress_routes(path: str) -> bool:
             ):
                 return True
     return False
+
+
+def test_every_top_level_route_is_found():
+    assert {"/", "/api/v1/", "/admin/", "/healthz", "/readyz"} <= set(top_level_paths())
+    assert "/metrics" not in top_level_paths()
 
 
 @pytest.mark.parametrize("path", PUBLIC_PATHS)
@@ -85,3 +92,14 @@ def test_compose_logs_json_and_serves_metrics_to_its_own_containers_only():
     assert allowed(environment["METRICS_ALLOWED_CIDRS"], str(next(containers.hosts())))
     # The host's own connections to the published port arrive from the gateway.
     assert not allowed(environment["METRICS_ALLOWED_CIDRS"], str(gateway))
+
+
+PROMETHEUS = policies.pod("", "monitoring", **{"app.kubernetes.io/name": "prometheus"})
+
+
+def test_prometheus_reaches_the_api_pods_through_the_network_policies():
+    api = policies.PODS["api"]
+    assert policies.allowed(PROMETHEUS, api, policies.API_PORT)
+    assert not policies.allowed(PROMETHEUS, policies.PODS["cache"], (6379, "redis"))
+    impostor = policies.pod("", "shop", **{"app.kubernetes.io/name": "prometheus"})
+    assert not policies.allowed(impostor, api, policies.API_PORT)
