@@ -3,9 +3,11 @@ import logging
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from httpkit.metrics import record_auth_refusal
+from . import lockout
 
 logger = logging.getLogger(__name__)
+
+IP_LIMITED = "Too many attempts from this address; try again later."
 
 
 class AuthRateThrottle(SimpleRateThrottle):
@@ -15,6 +17,7 @@ class AuthRateThrottle(SimpleRateThrottle):
     """
 
     scope = "auth"
+    refusal: "lockout.Refusal | None" = None
 
     def get_rate(self):
         rate = settings.AUTH_THROTTLE_RATE
@@ -30,5 +33,5 @@ class AuthRateThrottle(SimpleRateThrottle):
             logger.warning("auth throttle cache unavailable; request allowed", exc_info=True)
             return True
         if not allowed:
-            record_auth_refusal("throttle")
+            self.refusal = lockout.refuse("ip_throttled", self.wait() or 1, detail=IP_LIMITED)
         return allowed

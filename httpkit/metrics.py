@@ -60,7 +60,7 @@ DATABASE_ERRORS = Counter(
 AUTH_REFUSALS = Counter(
     "blogapi_auth_refusals_total",
     "Password checks and account requests refused by a brute-force limit, by kind "
-    "(`throttle`: the per-IP limit; `lockout`: the per-account lock).",
+    "(`ip_throttled`: the per-IP limit; `login_locked`: the per-account lock).",
     ["kind"],
 )
 
@@ -80,7 +80,7 @@ def record_database_error() -> None:
 
 
 def record_auth_refusal(kind: str) -> None:
-    """Count a request refused by a brute-force limit: kind `throttle` (per IP) or `lockout` (per account)."""
+    """Count a refusal by a brute-force limit; accounts.lockout.refuse() names the kind."""
     if settings.METRICS_ENABLED:
         AUTH_REFUSALS.labels(kind).inc()
 

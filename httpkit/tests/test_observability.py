@@ -351,20 +351,23 @@ def test_database_outages_are_counted(db):
 @override_settings(METRICS_ENABLED=True, AUTH_THROTTLE_RATE="1/min")
 def test_auth_throttle_refusals_are_counted(db):
     cache.clear()
-    before = sample("blogapi_auth_refusals_total", kind="throttle")
+    before = sample("blogapi_auth_refusals_total", kind="ip_throttled")
     try:
         assert APIClient().post("/api/v1/users/", {}, format="json").status_code == 400
         assert APIClient().post("/api/v1/users/", {}, format="json").status_code == 429
     finally:
         cache.clear()
-    assert sample("blogapi_auth_refusals_total", kind="throttle") == before + 1
+    assert sample("blogapi_auth_refusals_total", kind="ip_throttled") == before + 1
 
 
-@override_settings(METRICS_ENABLED=True)
-def test_lockout_refusals_have_their_own_label():
-    before = sample("blogapi_auth_refusals_total", kind="lockout")
-    metrics.record_auth_refusal("lockout")
-    assert sample("blogapi_auth_refusals_total", kind="lockout") == before + 1
+@override_settings(METRICS_ENABLED=True, LOGIN_FAILURE_LIMIT=2)
+def test_account_lockout_refusals_are_counted(user):
+    before = sample("blogapi_auth_refusals_total", kind="login_locked")
+    wrong = {"email": user.email, "password": "wrong-password-guess"}
+    for _ in range(2):
+        assert APIClient().post("/api/v1/auth/token/", wrong, format="json").status_code == 401
+    assert APIClient().post("/api/v1/auth/token/", wrong, format="json").status_code == 429
+    assert sample("blogapi_auth_refusals_total", kind="login_locked") == before + 1
 
 
 def scraped(text: str, name: str) -> float:
