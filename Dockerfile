@@ -35,5 +35,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:8000/healthz', headers={'Host': 'localhost'}), timeout=4); sys.exit(r.status != 200)"]
 # gunicorn.conf.py in /app is read automatically: bind (GUNICORN_BIND), workers (WEB_CONCURRENCY),
-# access log to stdout.
+# logs (LOG_FORMAT; the app logs each request), the metrics folder.
 CMD ["gunicorn", "blogapi.wsgi"]

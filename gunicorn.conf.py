@@ -3,7 +3,12 @@
 Each knob can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
+import logging.config
 import os
+
+from gunicorn import glogging
+
+from httpkit import logs, metrics_files
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # One gthread worker per CPU this process may run on (taskset and cpuset pinning count): threads
@@ -21,16 +26,45 @@ max_requests_jitter = 20_000
 # No gunicornc control socket: its default path ($HOME/.gunicorn) is shared by every instance on a
 # host and is not writable in the container's read-only filesystem.
 control_socket_disable = True
-accesslog = "-"
-errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No access log: the app logs each request itself, with its id, route, status, duration and user.
+accesslog = None
+errorlog = "-"
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's own records as JSON lines in the app's shape (httpkit/logs.py).
+
+    Not `logconfig_dict`: with it gunicorn builds an access-log entry for every request (about
+    40 us here) even when nothing logs it.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        logging.config.dictConfig(logs.gunicorn_config("json"))
+
+
+if os.environ.get("LOG_FORMAT", "text") == "json":
+    logger_class = JsonLogger
 
 
 def on_starting(server):
+    # Metrics of every worker in one folder (prometheus_client's multiprocess mode), fresh for each
+    # master start; named in the environment before any worker exists or imports prometheus_client.
+    folder = metrics_files.start()
+    server.log.info("metrics folder: %s", folder)
     # Load the settings once in the master, so a missing SECRET_KEY stops startup with one
     # sentence instead of workers failing one after another.
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogapi.settings")
     django.setup(set_prefix=False)
+
+
+def child_exit(server, worker):
+    # A recycled worker's counts still count; its files go into the folder's archive.
+    metrics_files.fold_dead_worker(os.environ[metrics_files.ENVIRONMENT_VARIABLE], worker.pid)
+
+
+def on_exit(server):
+    metrics_files.remove(os.environ[metrics_files.ENVIRONMENT_VARIABLE])

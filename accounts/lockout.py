@@ -19,6 +19,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from httpkit.metrics import record_auth_refusal
+
 from .models import AuthFailure
 
 RESET_WINDOW = timedelta(hours=24)
@@ -35,6 +37,7 @@ class Refusal(Exception):
 
 def refuse(kind: str, retry_after: float, detail: str = LOCKED) -> Refusal:
     """The one place every brute-force refusal passes (account locks and the per-IP limit)."""
+    record_auth_refusal(kind)
     return Refusal(kind=kind, retry_after=max(1, math.ceil(retry_after)), detail=detail)
 
 

@@ -10,6 +10,8 @@ from django.template.loader import render_to_string
 from django_tasks import task
 from django_tasks.backends.immediate import ImmediateBackend
 
+from httpkit import request_id as request_ids
+
 from . import services
 from .models import User
 
@@ -20,13 +22,19 @@ FIRST_RETRY_DELAY_SECONDS = 1.0
 
 
 @task()
-def email_recovery_code(email: str) -> bool:
+def email_recovery_code(email: str, request_id: str | None = None) -> bool:
     """Issue a recovery code for the active account with this email and mail it.
 
     Unknown and deactivated emails get nothing. The code exists only here and in the email,
     so a failed send is retried with backoff in this run; after the last try it is logged and
-    the task fails (the database backend keeps it as a failed task result).
+    the task fails (the database backend keeps it as a failed task result). `request_id` is the
+    id of the request that asked for it, carried by every log record of this run.
     """
+    with request_ids.bound(request_id):
+        return _email_recovery_code(email)
+
+
+def _email_recovery_code(email: str) -> bool:
     issued = services.recovery_code_issue(email=email)
     if issued is None:
         return False

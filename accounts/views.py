@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from httpkit import request_id as request_ids
 from httpkit.errors import DetailSerializer, OAuth2ErrorSerializer
 from httpkit.openapi import error_responses
 from httpkit.parsers import FastJSONParser
@@ -280,7 +281,11 @@ class PasswordRecoveryView(PublicAuthView):
     def post(self, request):
         serializer = PasswordRecoverySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        send = partial(tasks.email_recovery_code.enqueue, serializer.validated_data["email"])
+        send = partial(
+            tasks.email_recovery_code.enqueue,
+            serializer.validated_data["email"],
+            request_id=request_ids.current(),
+        )
         body = {"detail": RECOVERY_ACCEPTED}
         if tasks.runs_in_process():
             # The same cheap query on every path: an unreachable database still answers 503 here.

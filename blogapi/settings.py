@@ -4,11 +4,14 @@ Every variable of the configuration table in docs/api.md is one line below with 
 `.env.example` lists them all.
 """
 
+import ipaddress
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from httpkit import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +50,9 @@ RESET_FAILURE_LIMIT = env.int("RESET_FAILURE_LIMIT", default=10)
 USER_RATE_LIMIT = env.str("USER_RATE_LIMIT", default="600/min")
 POST_RATE_LIMIT = env.str("POST_RATE_LIMIT", default="30/hour")
 VOTE_RATE_LIMIT = env.str("VOTE_RATE_LIMIT", default="300/hour")
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=["127.0.0.1/32", "::1/128"])
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 
 # Clients behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = trust none).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
@@ -75,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: binds the request id, times and logs every request, counts it, answers /metrics.
+    "httpkit.observe.ObserveRequestsMiddleware",
     "httpkit.errors.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -203,10 +211,18 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # CORS: only the API is meant for browsers on other origins.
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent")
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent", "x-request-id")
 CORS_PREFLIGHT_MAX_AGE = 86400
-# Front ends on other origins may read where their user stands (fair use) and when to retry.
-CORS_EXPOSE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
+# Front ends on other origins may read the request id (to quote it in a support request), where
+# their user stands (fair use) and when to retry.
+CORS_EXPOSE_HEADERS = (
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "Link",
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -279,17 +295,18 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's own settings live in its init script, httpkit/static/httpkit/swagger-init.js.
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # 4xx responses are the client's business; the API answers them in the body.
-        "django.request": {"level": "ERROR"},
-    },
-}
+# Logs: LOG_FORMAT text (people) or json (one object per line); httpkit/logs.py.
+if LOG_FORMAT not in logs.FORMATS:
+    sys.stderr.write("blogapi: LOG_FORMAT must be 'text' or 'json'.\n")
+    raise SystemExit(3)
+LOGGING = logs.django_config(LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+
+# /metrics: a bad network in METRICS_ALLOWED_CIDRS stops startup instead of failing each scrape.
+try:
+    [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in METRICS_ALLOWED_CIDRS]
+except ValueError as error:
+    sys.stderr.write(f"blogapi: METRICS_ALLOWED_CIDRS: {error}.\n")
+    raise SystemExit(3) from None
 
 # Emails are unique case-insensitively through the Lower(email) constraint on accounts.User,
 # which this check does not recognise. The feed's keyset indexes carry extra columns on

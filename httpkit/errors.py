@@ -17,6 +17,8 @@ from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The service is temporarily unavailable; please retry shortly."
@@ -117,6 +119,7 @@ def api_exception_handler(exc, context):
 def database_unavailable(exception: Exception) -> JsonResponse:
     """The 503 for a lost database; drops broken connections so the next request reconnects."""
     logger.error("database unavailable: %s", (str(exception).strip().splitlines() or ["?"])[0])
+    metrics.record_database_error()
     for conn in connections.all(initialized_only=True):
         conn.close_if_unusable_or_obsolete()
     response = JsonResponse({"detail": UNAVAILABLE}, status=503)

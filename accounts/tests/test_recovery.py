@@ -502,11 +502,16 @@ def test_code_never_appears_in_the_logs(api_client, user, caplog):
 @pytest.mark.django_db(transaction=True)
 @override_settings(TASKS=DATABASE_TASKS)
 def test_database_backend_queues_the_email_for_the_worker(api_client, user):
-    assert request_code(api_client, user.email).status_code == 202
-    # Queued, not sent: the task holds only the email address, the code does not exist yet.
+    response = request_code(api_client, user.email)
+    assert response.status_code == 202
+    # Queued, not sent: the task holds only the email address (and the request's id for its
+    # logs), the code does not exist yet.
     [queued] = DBTaskResult.objects.all()
     assert queued.status == TaskResultStatus.READY
-    assert queued.args_kwargs == {"args": ["alice@example.com"], "kwargs": {}}
+    assert queued.args_kwargs == {
+        "args": ["alice@example.com"],
+        "kwargs": {"request_id": response["X-Request-ID"]},
+    }
     assert mail.outbox == []
     assert not RecoveryCode.objects.exists()
 
