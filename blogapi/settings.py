@@ -36,6 +36,8 @@ REFRESH_TOKEN_LIFETIME_DAYS = env.int("REFRESH_TOKEN_LIFETIME_DAYS", default=7)
 PASSWORD_RESET_CODE_MINUTES = env.int("PASSWORD_RESET_CODE_MINUTES", default=15)
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
 AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+# 0 switches Idempotency-Key off: keys are still checked, nothing is kept (docs/retries.md).
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 
 # Clients behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = trust none).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "votes",
     "fastapi_import",
     "httpkit",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "httpkit.idempotency.IdempotencyKeyScopeMiddleware",
 ]
 
 ROOT_URLCONF = "blogapi.urls"
@@ -190,7 +194,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # CORS: only the API is meant for browsers on other origins.
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent")
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key", "origin", "user-agent")
 CORS_PREFLIGHT_MAX_AGE = 86400
 
 REST_FRAMEWORK = {

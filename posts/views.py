@@ -3,6 +3,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
+from httpkit.idempotency import idempotent
 from httpkit.openapi import error_responses
 
 from .filters import DEFAULT_ORDERING, PostFilter
@@ -66,6 +67,10 @@ class PostViewSet(viewsets.ModelViewSet):
         if not (owner.isascii() and owner.isdigit()):
             return None
         return PostCount.objects.visible_total(user, owner_id=int(owner))
+
+    @idempotent("posts")
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)

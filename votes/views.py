@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from httpkit.errors import DetailSerializer
+from httpkit.idempotency import idempotent
 from httpkit.openapi import error_responses
 
 from . import services
@@ -30,6 +31,7 @@ class VoteView(APIView):
         },
         summary="Like a post, or take the like back",
     )
+    @idempotent("votes")
     def post(self, request):
         serializer = VoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -4,12 +4,14 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import RecoveryCode
+from idempotency.models import StoredAnswer
 
 
 class Command(BaseCommand):
     help = (
         "Delete recovery codes that can never work again (expired, spent or voided) and flush "
-        "expired refresh tokens from the outstanding-token list (their blacklist rows go with them). "
+        "expired refresh tokens from the outstanding-token list (their blacklist rows go with them), "
+        "and Idempotency-Key answers kept longer than IDEMPOTENCY_KEY_HOURS. "
         "Safe to run from cron: it only removes dead rows, in short batches, and overlapping runs "
         "do not conflict."
     )
@@ -31,6 +33,9 @@ class Command(BaseCommand):
             OutstandingToken.objects.filter(expires_at__lte=timezone.now()),
             dry_run=dry_run,
             batch_size=batch_size,
+        )
+        self._purge(
+            "idempotency keys", StoredAnswer.objects.expired(), dry_run=dry_run, batch_size=batch_size
         )
 
     def _purge(self, label: str, queryset: QuerySet, *, dry_run: bool, batch_size: int) -> None:
