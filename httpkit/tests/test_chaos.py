@@ -29,7 +29,7 @@ import pytest
 from django.conf import settings
 
 from testing.cluster import throwaway_cluster
-from testing.live import Answer, Instance, call, gunicorn, production_env
+from testing.live import Answer, Instance, call, gunicorn, production_env, require_postgresql
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -356,6 +356,8 @@ def check(cluster, outcome: Outcome) -> dict:
 
 @pytest.fixture(scope="module")
 def cluster():
+    # It brings its own database, but one run per suite is enough: the one on PostgreSQL.
+    require_postgresql()
     with throwaway_cluster(PG_PORT) as running:
         subprocess.run(
             ["createdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "blogapi", "chaos"],
@@ -384,7 +386,7 @@ def serve(cluster, folder, key_hours: str):
     return gunicorn(folder, WEB_PORTS, env=environment)
 
 
-def test_acknowledged_writes_survive_killed_workers_and_a_database_outage(cluster, tmp_path):
+def test_acknowledged_writes_survive_killed_workers_and_a_database_outage(cluster, tmp_path, capsys):
     with serve(cluster, tmp_path / "keys", "24") as (instance,):
         with_keys = chaos(cluster, instance, "keys", shown=lambda record: record.replays > 0)
         log = instance.log_text()
@@ -394,9 +396,10 @@ def test_acknowledged_writes_survive_killed_workers_and_a_database_outage(cluste
         )
 
     counts = check(cluster, with_keys)
-    print(f"\nwith Idempotency-Key: {counts}")
     off = check(cluster, without_keys)
-    print(f"keys switched off:    {off}")
+    with capsys.disabled():  # the counts go to the test log even when output is captured
+        print(f"\nchaos, with Idempotency-Key: {counts}")
+        print(f"chaos, keys switched off:    {off}")
 
     assert counts["posts written twice"] == 0
     assert counts["posts stored"] == counts["acknowledged posts"]
