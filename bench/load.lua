@@ -3,6 +3,7 @@
 -- Input lines (one setting per line, first word is the key):
 --   method GET|POST           path /api/v1/posts/{post}/    body {"post_id": {post}, "dir": 1}
 --   ctype application/json    token <jwt> (many)           post <id> (many)    login <form body> (many)
+--   keyed 1 (each request sends its own Idempotency-Key)    nonce <text> (new for every wrk run)
 -- In path and body, {post} becomes a random post id and {n} a per-request counter.
 -- done() prints one line "BENCH-RESULT <json>" that run.py reads back.
 
@@ -54,6 +55,9 @@ function request()
   end
   if #cfg.tokens > 0 then
     headers["Authorization"] = any(cfg.tokens)
+  end
+  if cfg.keyed then
+    headers["Idempotency-Key"] = "bench-" .. (cfg.nonce or "") .. "-" .. counter
   end
   return wrk.format(cfg.method or "GET", path, headers, body)
 end

@@ -9,6 +9,13 @@
    with the same requests at the small size;
 6. stops gunicorn and drops the database (also on failure or Ctrl-C).
 
+With `--variant LABEL:VAR=VAL[,VAR=VAL...]` (repeatable) step 4 runs once per variant, each
+against a gunicorn restarted with those extra environment variables, on the same data (rows
+written by one variant's scenarios are deleted before the next), and a table compares every
+variant with the first; step 5 is then skipped. For example:
+    --scenarios list,create --variant plain: --variant observed:METRICS_ENABLED=true,LOG_FORMAT=json
+Rate limits are off unless a variant turns them on (USER_RATE_LIMIT=600/min, ...).
+
 Run it with the project's virtualenv (`make bench` does); `-h` lists the knobs.
 """
 
@@ -97,11 +104,39 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--login-connections", type=int, default=4)
     parser.add_argument("--duration", type=int, default=10, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=int, default=2, help="discarded seconds before each")
-    parser.add_argument("--scenarios", default="list,get,create,vote,login")
+    parser.add_argument(
+        "--scenarios", default="list,get,create,vote,login", help="also: create_keyed (Idempotency-Key)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        type=variant,
+        default=[],
+        metavar="LABEL:VAR=VAL[,VAR=VAL...]",
+        help="run the scenarios once per variant with these extra server variables (repeatable)",
+    )
     parser.add_argument("--no-scaling", action="store_true", help="skip the 200k-post comparison")
     parser.add_argument("--keep", action="store_true", help="leave the database in place")
     parser.add_argument("--json", help="also write the results to this file")
     return parser.parse_args()
+
+
+def variant(text: str) -> tuple[str, dict[str, str]]:
+    """`LABEL:VAR=VAL,VAR=VAL`; a piece without `=` continues the previous value (a list of CIDRs)."""
+    label, sep, assignments = text.partition(":")
+    if not sep or not label:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL:VAR=VAL[,VAR=VAL...] (LABEL: for none)")
+    env: dict[str, str] = {}
+    name = None
+    for piece in assignments.split(",") if assignments else []:
+        key, equals, value = piece.partition("=")
+        if equals and key.isidentifier():
+            name, env[key] = key, value
+        elif name is not None:
+            env[name] += "," + piece
+        else:
+            raise argparse.ArgumentTypeError(f"{text!r}: {piece!r} is not VAR=VAL")
+    return label, env
 
 
 def log(message: str) -> None:
@@ -118,13 +153,24 @@ class Server:
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": database_url,
+            # Every budget off: a variant turns one on to measure it.
             "AUTH_THROTTLE_RATE": "off",
+            "USER_RATE_LIMIT": "off",
+            "POST_RATE_LIMIT": "off",
+            "VOTE_RATE_LIMIT": "off",
             "ACCESS_TOKEN_LIFETIME_MINUTES": "240",
             "GUNICORN_BIND": f"127.0.0.1:{args.port}",
         }
+        self.base_env = self.env
         self.cpus = args.server_cpus
         self.logfile = logfile
         self.process: subprocess.Popen | None = None
+
+    def restart(self, extra_env: dict[str, str]) -> None:
+        """Serve again with `extra_env` on top of the bench's settings (same secret, same data)."""
+        self.stop()
+        self.env = {**self.base_env, **extra_env}
+        self.start()
 
     def manage(self, *command: str) -> None:
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
@@ -271,22 +317,23 @@ def run_wrk(args, server: Server, name: str, spec: dict, connections: int) -> di
     lines = [f"{key} {value}" for key, value in spec.items() if isinstance(value, str)]
     for key in ("token", "post", "login"):
         lines += [f"{key} {value}" for value in spec.get(key + "s", [])]
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        handle.write("\n".join(lines) + "\n")
-    env = {**os.environ, "BENCH_INPUT": handle.name}
     result = None
-    try:
-        for seconds in (args.warmup, args.duration):
-            if seconds <= 0:
-                continue
-            command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
-            command += ["-s", str(LUA), server.url]
-            if args.client_cpus:
-                command = ["taskset", "-c", args.client_cpus, *command]
+    for seconds in (args.warmup, args.duration):
+        if seconds <= 0:
+            continue
+        # A fresh nonce per wrk run: Idempotency-Keys never repeat across runs and variants.
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+            handle.write("\n".join([*lines, f"nonce {secrets.token_hex(6)}"]) + "\n")
+        env = {**os.environ, "BENCH_INPUT": handle.name}
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
+        command += ["-s", str(LUA), server.url]
+        if args.client_cpus:
+            command = ["taskset", "-c", args.client_cpus, *command]
+        try:
             output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-            result = json.loads(output.split("BENCH-RESULT ", 1)[1])
-    finally:
-        os.unlink(handle.name)
+        finally:
+            os.unlink(handle.name)
+        result = json.loads(output.split("BENCH-RESULT ", 1)[1])
     seconds = result["duration_us"] / 1e6
     codes = {int(code): n for code, n in result["codes"].items()}
     return {
@@ -318,6 +365,45 @@ def print_table(title: str, rows: list[dict]) -> None:
     print(flush=True)
 
 
+def print_variants(rows: list[dict]) -> None:
+    """Each scenario under each variant, with req/s and p50 as ratios to the first variant."""
+    print("\nVariants (ratios against the first variant of each scenario)")
+    print(
+        f"{'scenario':<16}{'variant':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"{'5xx':>6}{'req/s x':>9}{'p50 x':>8}"
+    )
+    first: dict[str, dict] = {}
+    for row in rows:
+        base = first.setdefault(row["scenario"], row)
+        print(
+            f"{row['scenario']:<16}{row['variant']:<14}{row['rps']:>9.1f}{row['p50_ms']:>9.2f}"
+            f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}{row['5xx']:>6}"
+            f"{row['rps'] / base['rps']:>9.2f}{row['p50_ms'] / base['p50_ms']:>8.2f}"
+        )
+    print(flush=True)
+
+
+def marks(db) -> tuple[int, int]:
+    """The last post and like ids: what a variant's scenarios write lies above them."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM posts_post),"
+            " (SELECT COALESCE(MAX(id), 0) FROM votes_vote)"
+        )
+        last = cursor.fetchone()
+    db.commit()
+    return last
+
+
+def restore(db, last: tuple[int, int]) -> None:
+    """Delete what a variant's scenarios wrote, so the next variant meets the same data."""
+    with db.cursor() as cursor:
+        cursor.execute("DELETE FROM votes_vote WHERE id > %s", [last[1]])
+        cursor.execute("DELETE FROM posts_post WHERE id > %s", [last[0]])
+    db.commit()
+    analyze(db)
+
+
 def scaling_specs(users: list[dict]) -> dict[str, dict]:
     tokens = [user["token"] for user in users]
     return {
@@ -339,7 +425,9 @@ def main() -> int:
     logfile = Path(tempfile.gettempdir()) / f"{args.db}-gunicorn.log"
     server = Server(args, f"{base}/{args.db}", logfile)
     db = None
-    results: dict = {"scenarios": [], "scaling": []}
+    results: dict = {"scenarios": [], "scaling": [], "variants": []}
+    if args.variant:
+        args.no_scaling = True
     try:
         log(f"migrating {args.db}")
         server.manage("migrate", "--noinput", "-v0")
@@ -374,6 +462,13 @@ def main() -> int:
                 "body": '{"title": "bench post {n}", "content": "written under load"}',
                 "tokens": tokens,
             },
+            "create_keyed": {
+                "method": "POST",
+                "path": "/api/v1/posts/",
+                "body": '{"title": "bench post {n}", "content": "written under load"}',
+                "tokens": tokens,
+                "keyed": "1",
+            },
             "vote": {
                 "method": "POST",
                 "path": "/api/v1/votes/",
@@ -388,12 +483,31 @@ def main() -> int:
                 "logins": [user["login"] for user in users],
             },
         }
-        for name in args.scenarios.split(","):
-            connections = args.login_connections if name == "login" else args.connections
-            row = run_wrk(args, server, name, scenarios[name], connections)
-            results["scenarios"].append(row)
-            log(f"{name}: {row['rps']:.1f} req/s, p50 {row['p50_ms']:.2f} ms, codes {row['codes']}")
-        print_table(f"blogapi on CPU {server.cpus or 'any'}, {small} at the start", results["scenarios"])
+        names = args.scenarios.split(",")
+        if unknown := [name for name in names if name not in scenarios]:
+            raise SystemExit(f"unknown scenarios {unknown}; known: {', '.join(scenarios)}")
+
+        def run_scenarios(label: str | None = None) -> list[dict]:
+            rows = []
+            for name in names:
+                connections = args.login_connections if name == "login" else args.connections
+                row = run_wrk(args, server, name, scenarios[name], connections)
+                rows.append(row if label is None else {"variant": label, **row})
+                log(f"{name}: {row['rps']:.1f} req/s, p50 {row['p50_ms']:.2f} ms, codes {row['codes']}")
+            return rows
+
+        if args.variant:
+            seeded = marks(db)
+            for label, extra_env in args.variant:
+                server.restart(extra_env)
+                log(f"variant {label}: {extra_env or 'no extra variables'}")
+                results["variants"] += [{**row, "env": extra_env} for row in run_scenarios(label)]
+                restore(db, seeded)
+            results["variants"].sort(key=lambda row: names.index(row["scenario"]))
+            print_variants(results["variants"])
+        else:
+            results["scenarios"] = run_scenarios()
+            print_table(f"blogapi on CPU {server.cpus or 'any'}, {small} at the start", results["scenarios"])
 
         if not args.no_scaling:
             log(f"growing the data to {args.big_posts:,} posts / {args.big_votes:,} likes")

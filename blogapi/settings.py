@@ -1,6 +1,6 @@
 """Settings for blogapi, read from the environment (and an optional `.env` file).
 
-Every variable of the configuration table in API.md is one line below with its default;
+Every variable of the configuration table in docs/api.md is one line below with its default;
 `.env.example` lists them all.
 """
 
@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "posts",
     "votes",
     "fastapi_import",
+    "demo",
     "httpkit",
     "idempotency",
 ]

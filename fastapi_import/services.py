@@ -1,6 +1,6 @@
 """Moving the FastAPI app's users, posts and likes into blogapi.
 
-Rules (also in the README, "Moving from the FastAPI app"):
+Rules (also in docs/migrating-from-fastapi.md):
 - ids and created_at are kept; a post's updated_at is its created_at (the source keeps no edit
   time); a like's created_at is the import time (the source keeps none).
 - Emails are trimmed with the domain lower-cased. Accounts whose emails differ only in case are
@@ -15,12 +15,10 @@ Rules (also in the README, "Moving from the FastAPI app"):
 """
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from itertools import islice
-from typing import TypeVar
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
@@ -28,16 +26,17 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from accounts.models import User
+from bulk.batches import batched
 from posts.models import CONTENT_MAX, TITLE_MAX, Post
+from posts.queries import posts_insert_many
 from votes.models import Vote
+from votes.queries import votes_insert_many
 
 from .source import FastAPISource, SourcePost, SourceUser
 
 BATCH_SIZE = 5000
 EMAIL_MAX = User._meta.get_field("email").max_length
 BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
-
-T = TypeVar("T")
 
 
 class TargetNotEmpty(Exception):
@@ -169,18 +168,7 @@ class _PostgresWriter(_Writer):
     """Posts and likes as one INSERT ... SELECT FROM unnest(arrays) per batch: no model
     instances to build, and updated_at written as it should be."""
 
-    POSTS = (
-        "INSERT INTO posts_post "
-        "(id, title, content, published, vote_count, created_at, updated_at, owner_id) "
-        "SELECT id, title, content, published, 0, created_at, created_at, owner_id FROM unnest("
-        "%s::bigint[], %s::text[], %s::text[], %s::boolean[], %s::timestamptz[], %s::bigint[]"
-        ") AS t (id, title, content, published, created_at, owner_id)"
-    )
-    VOTES = (
-        "INSERT INTO votes_vote (user_id, post_id, created_at) "
-        "SELECT user_id, post_id, now() FROM unnest(%s::bigint[], %s::bigint[]) AS t (user_id, post_id)"
-    )
-    TABLES = ("posts_post", "votes_vote")
+    TABLES = (Post._meta.db_table, Vote._meta.db_table)
 
     @contextmanager
     def loading(self, progress: Callable[[str], None]) -> Iterator[None]:
@@ -221,22 +209,13 @@ class _PostgresWriter(_Writer):
             cursor.execute(f"ANALYZE {', '.join(tables)}")
 
     def posts(self, posts: list[NewPost]) -> None:
-        columns = [[getattr(post, column.name) for post in posts] for column in fields(NewPost)]
-        with connection.cursor() as cursor:
-            cursor.execute(self.POSTS, columns)
+        posts_insert_many([[getattr(post, column.name) for post in posts] for column in fields(NewPost)])
 
     def votes(self, likes: list[tuple[int, int]]) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.VOTES, [list(column) for column in zip(*likes, strict=True)])
+        votes_insert_many(likes)
 
     def finish(self) -> None:
         self._move_sequences()
-
-
-def _batches(rows: Iterable[T]) -> Iterator[list[T]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, BATCH_SIZE)):
-        yield batch
 
 
 def normalise_email(raw: str | None) -> str:
@@ -323,7 +302,7 @@ class _Copy:
 
         keep.sort(key=lambda r: r.id)
         done = 0
-        for batch in _batches(keep):
+        for batch in batched(keep, BATCH_SIZE):
             self.writer.users([self._user(row) for row in batch])
             done += len(batch)
             self._progress("users", done, len(keep))
@@ -349,7 +328,7 @@ class _Copy:
     def _posts(self) -> None:
         total = self.source.count(self.source.layout.posts_table)
         done = 0
-        for batch in _batches(self.source.posts()):
+        for batch in batched(self.source.posts(), BATCH_SIZE):
             posts = [post for row in batch if (post := self._post(row)) is not None]
             if posts:
                 self.writer.posts(posts)
@@ -403,7 +382,7 @@ class _Copy:
     def _votes(self) -> None:
         total = self.source.count("votes")
         done = 0
-        for batch in _batches(self.source.votes()):
+        for batch in batched(self.source.votes(), BATCH_SIZE):
             likes = [like for user_id, post_id in batch if (like := self._vote(user_id, post_id)) is not None]
             self.summary.votes += len(likes)
             if likes:

@@ -1,12 +1,16 @@
-class IdConverter:
-    """A positive database id; numbers beyond a 64-bit key never match, so they are a 404."""
+"""The one id of every route and input: a positive integer a 64-bit (bigint) key can hold."""
 
-    regex = "[0-9]{1,19}"
-    max_id = 2**63 - 1
+MAX_ID = 2**63 - 1
+
+
+class IdConverter:
+    """`<id:...>` in a route: ids beyond MAX_ID never match, so they are a 404."""
+
+    regex = f"[0-9]{{1,{len(str(MAX_ID))}}}"
 
     def to_python(self, value: str) -> int:
         number = int(value)
-        if not 0 < number <= self.max_id:
+        if not 0 < number <= MAX_ID:
             raise ValueError("id out of range")
         return number
 

@@ -13,12 +13,13 @@ from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
+from .converters import MAX_ID
 from .errors import ErrorSerializer, ValidationErrorSerializer
 from .idempotency import HEADER as IDEMPOTENCY_KEY
 from .idempotency import KEY_PATTERN, takes_idempotency_key
 
 TOKEN_URL = "/api/v1/auth/token/"  # noqa: S105 (a path, not a secret)
-ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 class ValidationErrorSchema(OpenApiSerializerExtension):
@@ -186,7 +187,7 @@ def _status(status: str, database: str | None = None) -> dict:
 
 def add_health_endpoints(result, generator, request, public):
     """Postprocessing hook: /healthz and /readyz are plain Django views (no DRF, no database on
-    the liveness path), so drf-spectacular cannot see them; API.md lists them, so does the schema."""
+    the liveness path), so drf-spectacular cannot see them; docs/api.md lists them, so does the schema."""
     result["paths"]["/healthz"] = _health_operation(
         "healthz", "Liveness: the process serves", {200: ("Serving", _status("ok"))}
     )

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks the collection before newman runs it: valid against the Postman Collection v2.1 JSON
 // schema (so it imports cleanly), one folder per area, a request with test scripts for every
-// endpoint of shared/API.md, and every variable it uses listed in the environment.
+// endpoint of docs/api.md, and every variable it uses listed in the environment.
 'use strict';
 
 const path = require('path');

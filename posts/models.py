@@ -1,20 +1,15 @@
 from django.conf import settings
-from django.db import connections, models
-from django.db.models import Q, Value
-from django.db.models.expressions import RawSQL
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.models import Expression, Q, Value
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
+from . import queries
+
 TITLE_MAX = 200
 CONTENT_MAX = 10_000
-# The OFFSET keeps PostgreSQL probing the (user, post) index once per listed post. Without it
-# the planner may rewrite the EXISTS into a hash of every like of the user, built before
-# the first row is read: a cost that grows with the data while the page stays 10 rows.
-HAS_VOTED_SQL = (
-    "EXISTS (SELECT 1 FROM votes_vote WHERE votes_vote.post_id = posts_post.id"
-    " AND votes_vote.user_id = %s LIMIT 1 OFFSET 0)"
-)
 # PostCount's key for the tally over every owner (user ids start at 1).
 ALL_OWNERS = 0
 
@@ -29,14 +24,18 @@ class PostQuerySet(models.QuerySet):
 
     def with_votes(self, user) -> "PostQuerySet":
         """Owner joined and `has_voted` computed in the same query (the count is a column)."""
-        if user.is_authenticated:
-            # Written out: compiling the equivalent Exists(OuterRef) subquery cost a quarter of
-            # a single-post request. It refers to the outer table by name, so this queryset is
-            # not meant to be nested inside another query.
-            has_voted = RawSQL(HAS_VOTED_SQL, (user.pk,), output_field=models.BooleanField())  # noqa: S611
-        else:
-            has_voted = Value(False)
+        has_voted = self.has_voted(user.pk) if user.is_authenticated else Value(False)
         return self.select_related("owner").annotate(has_voted=has_voted)
+
+    @staticmethod
+    def has_voted(user_id: int) -> Expression:
+        """Annotation: whether `user_id` liked each post.
+
+        Likes belong to the votes app, which stands above posts (a like points at a post) and
+        puts its own query here when it loads (votes/apps.py): posts names neither its model
+        nor its table, and no import runs from posts up to votes.
+        """
+        raise ImproperlyConfigured("The votes app provides PostQuerySet.has_voted; is it installed?")
 
 
 class Post(models.Model):
@@ -44,7 +43,7 @@ class Post(models.Model):
     content = models.TextField(max_length=CONTENT_MAX)
     published = models.BooleanField(default=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
-    # Number of likes, kept by database triggers on votes_vote (see votes' migrations), so
+    # Number of likes, kept by database triggers on the likes table (votes' migrations), so
     # listing and ordering by votes never aggregates the votes table.
     vote_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -83,14 +82,7 @@ class PostCountQuerySet(models.QuerySet):
         scope = ALL_OWNERS if owner_id is None else owner_id
         own_drafts = scope in (ALL_OWNERS, user.pk)
         # Plain SQL: on the feed's hot path, building an ORM query cost more than running it.
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(
-                "SELECT COALESCE(SUM(CASE WHEN owner_id = %s THEN published ELSE 0 END), 0)"
-                " + COALESCE(SUM(CASE WHEN owner_id = %s AND %s THEN drafts ELSE 0 END), 0)"
-                " FROM posts_postcount WHERE owner_id IN (%s, %s)",
-                [scope, user.pk, own_drafts, scope, user.pk],
-            )
-            return int(cursor.fetchone()[0])
+        return queries.visible_total(using=self.db, scope=scope, user_id=user.pk, own_drafts=own_drafts)
 
 
 class PostCount(models.Model):

@@ -31,6 +31,7 @@ class PostViewSet(viewsets.ModelViewSet):
     filterset_class = PostFilter
     permission_classes = [IsAuthenticated, IsOwnerOrReadOnly]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    lookup_value_converter = "id"
 
     def get_queryset(self):
         user = self.request.user

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-MAX_ID = 2**63 - 1
+from httpkit.converters import MAX_ID
 
 
 class VoteSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Bad input of every kind is a 4xx in DRF's shape, never a 5xx (API.md, Conventions)."""
+"""Bad input of every kind is a 4xx in DRF's shape, never a 5xx (docs/api.md, Conventions)."""
 
 import json
 from urllib.parse import quote, urlencode
@@ -6,6 +6,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from conftest import PASSWORD, login
+from httpkit.converters import MAX_ID
 from posts.models import Post
 from posts.tests.factories import make_post
 
@@ -284,7 +285,7 @@ def test_unknown_api_path_is_a_json_404(auth_client):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "post_id", [0, -1, 2**63, 2**64, 10**40, -(2**63), 1.5, "1e3", True, [], {}, "", None]
+    "post_id", [0, -1, MAX_ID + 1, 2**64, 10**40, -MAX_ID - 1, 1.5, "1e3", True, [], {}, "", None]
 )
 def test_bad_post_id_in_vote_body_is_400(auth_client, post_id):
     response = auth_client.post("/api/v1/votes/", {"post_id": post_id, "dir": 1}, format="json")
@@ -293,7 +294,7 @@ def test_bad_post_id_in_vote_body_is_400(auth_client, post_id):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("owner", ["0", "-1", str(2**63), "9" * 400, "1e3"])
+@pytest.mark.parametrize("owner", ["0", "-1", str(MAX_ID + 1), "9" * 400, "1e3"])
 def test_bad_owner_parameter_is_400(auth_client, owner):
     response = auth_client.get("/api/v1/posts/", {"owner": owner})
     assert response.status_code == 400
@@ -302,7 +303,7 @@ def test_bad_owner_parameter_is_400(auth_client, owner):
 
 @pytest.mark.django_db
 def test_largest_id_is_a_clean_404(auth_client):
-    largest = 2**63 - 1
-    assert_detail(auth_client.get(f"/api/v1/posts/{largest}/"), 404)
-    assert_detail(auth_client.get(f"/api/v1/users/{largest}/"), 404)
-    assert_detail(auth_client.post("/api/v1/votes/", {"post_id": largest, "dir": 1}, format="json"), 404)
+    for beyond_nothing in (MAX_ID, MAX_ID + 1):
+        assert_detail(auth_client.get(f"/api/v1/posts/{beyond_nothing}/"), 404)
+        assert_detail(auth_client.get(f"/api/v1/users/{beyond_nothing}/"), 404)
+    assert_detail(auth_client.post("/api/v1/votes/", {"post_id": MAX_ID, "dir": 1}, format="json"), 404)

@@ -1,5 +1,5 @@
 """CORS for browser front ends on other origins, Django's security headers, and the operations
-endpoints (API.md, Operations)."""
+endpoints (docs/api.md, Operations)."""
 
 import json
 

@@ -5,6 +5,7 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from conftest import PASSWORD, bearer, login
+from httpkit.converters import MAX_ID
 from posts.models import Post
 from posts.tests.factories import make_post
 from votes.models import Vote
@@ -66,7 +67,7 @@ def test_taking_back_a_missing_like_is_404(auth_client, other_user):
 @pytest.mark.parametrize("direction", [0, 1])
 def test_voting_on_missing_or_invisible_post_is_404(auth_client, other_user, direction):
     draft = make_post(other_user, published=False)
-    for post_id in (draft.id, 987654321, 2**63 - 1):
+    for post_id in (draft.id, 987654321, MAX_ID):
         response = vote(auth_client, post_id, direction)
         assert response.status_code == 404, post_id
         assert set(response.json()) == {"detail"}

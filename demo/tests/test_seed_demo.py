@@ -7,7 +7,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import User
-from posts.management.commands.seed_demo import DEMO_DOMAIN, DEMO_PASSWORD
+from demo.management.commands.seed_demo import DEMO_DOMAIN, DEMO_PASSWORD
 from posts.models import Post
 from posts.tests.factories import make_post
 from votes.models import Vote

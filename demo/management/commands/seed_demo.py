@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from accounts.models import User
+from bulk.batches import batched
 from posts.models import Post
 from votes.models import Vote
 
@@ -153,17 +154,11 @@ class Command(BaseCommand):
 
     def batches(self, label: str, rows, total: int):
         """Yield lists of at most batch_size rows, reporting progress after each."""
-        batch, done = [], 0
-        for row in rows:
-            batch.append(row)
-            if len(batch) == self.batch_size:
-                yield batch
-                done += len(batch)
-                self.progress(label, done, total)
-                batch = []
-        if batch:
+        done = 0
+        for batch in batched(rows, self.batch_size):
             yield batch
-            self.progress(label, done + len(batch), total)
+            done += len(batch)
+            self.progress(label, done, total)
 
     def random_past(self, since: datetime) -> datetime:
         return since + (self.now - since) * self.rng.random()
