@@ -3,8 +3,8 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
-from httpkit.idempotency import idempotent
 from httpkit.openapi import error_responses
+from idempotency.decorators import idempotent
 
 from .filters import DEFAULT_ORDERING, PostFilter
 from .models import Post, PostCount

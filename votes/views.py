@@ -5,8 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from httpkit.errors import DetailSerializer
-from httpkit.idempotency import idempotent
 from httpkit.openapi import error_responses
+from idempotency.decorators import idempotent
 
 from . import services
 from .serializers import VoteSerializer
