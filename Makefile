@@ -13,6 +13,7 @@ help:
 	@echo "make run     set up, migrate the database and serve on http://$(HOST):$(PORT)"
 	@echo "make test    set up and run the test suite (DATABASE_URL picks the database)"
 	@echo "make lint    ruff lint and format check"
+	@echo "make clients generate Python and TypeScript clients and check them on a live server"
 	@echo "make bench   load-test gunicorn on one core with wrk (PostgreSQL; a few minutes)"
 
 $(BIN)/python:
@@ -69,3 +70,15 @@ postman/node_modules/.installed: postman/package.json postman/package-lock.json
 
 postman: $(VENV)/.runtime-installed postman/node_modules/.installed
 	postman/run $(NEWMAN_ARGS)
+
+# Generated clients: a Python client walks the contract against gunicorn on PostgreSQL
+# (DATABASE_URL, or blogapi_clients on 127.0.0.1), then tsc checks the real responses against
+# the TypeScript types (clients/check, docs/clients.md).
+.PHONY: clients
+clients/ts/node_modules/.installed: clients/ts/package.json clients/ts/package-lock.json
+	cd clients/ts && npm ci --no-audit --no-fund
+	@touch $@
+
+clients: export DATABASE_URL ?= postgres://root@127.0.0.1:5432/blogapi_clients
+clients: $(VENV)/.dev-installed clients/ts/node_modules/.installed
+	clients/check

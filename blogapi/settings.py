@@ -220,6 +220,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "httpkit.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "httpkit.errors.api_exception_handler",
+    "VIEW_NAME_FUNCTION": "httpkit.pages.view_name",
     # 0 means X-Forwarded-For is ignored, so clients cannot pick their own throttle identity.
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -249,12 +250,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One request media type per operation (JSON; the token view declares its form itself), and
+    # only the Bearer scheme: generated clients and Swagger UI's Authorize use exactly these.
+    "PARSER_WHITELIST": ["httpkit.parsers.FastJSONParser"],
+    "AUTHENTICATION_WHITELIST": ["accounts.authentication.BearerAuthentication"],
+    "ENUM_NAME_OVERRIDES": {
+        "TokenRejectionCodeEnum": "httpkit.errors.TOKEN_REJECTION_CODES",
+        "OAuth2ErrorCodeEnum": "httpkit.errors.OAUTH2_ERRORS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "httpkit.openapi.require_envelope_fields",
         "httpkit.openapi.add_health_endpoints",
     ],
-    # validatorUrl None: Swagger UI would otherwise fetch a badge from validator.swagger.io.
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
+    # Swagger UI's own settings live in its init script, httpkit/static/httpkit/swagger-init.js.
 }
 
 LOGGING = {

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from httpkit import health
+from httpkit import health, pages
 from httpkit.converters import IdConverter
 
 register_converter(IdConverter, "id")
@@ -14,10 +14,19 @@ api_v1 = [
     path("", include("accounts.urls")),
 ]
 
+admin.site.site_header = "blogapi administration"
+admin.site.site_title = "blogapi admin"
+admin.site.site_url = "/"
+# Lists keep their width for their columns (the posts list fits 1280 px); the index lists the models.
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
+    path("", pages.home, name="home"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
+    path("api/v1/", pages.ApiRootView.as_view(patterns=api_v1), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", pages.SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

@@ -32,19 +32,51 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# Every `code` a 401 body can carry: simplejwt's (and accounts.authentication's) rejections of a
+# bearer token. httpkit/tests/test_openapi.py checks the list against their sources.
+TOKEN_REJECTION_CODES = [
+    "token_not_valid",
+    "bad_authorization_header",
+    "user_not_found",
+    "user_inactive",
+    "password_changed",
+]
+
+
+class TokenMessageSerializer(serializers.Serializer):
+    token_class = serializers.CharField(help_text="e.g. `AccessToken`")
+    token_type = serializers.CharField(help_text="e.g. `access`")
+    message = serializers.CharField()
+
+
 class ErrorSerializer(DetailSerializer):
     """DRF's body for every error that is not about particular fields."""
 
-    code = serializers.CharField(required=False, help_text="On a rejected token: `token_not_valid`.")
-    messages = serializers.ListField(
-        child=serializers.DictField(child=serializers.CharField()),
-        required=False,
-        help_text="On a rejected token: why each token type refused it.",
+    code = serializers.ChoiceField(
+        choices=TOKEN_REJECTION_CODES, required=False, help_text="On a rejected token: why."
+    )
+    messages = TokenMessageSerializer(
+        many=True, required=False, help_text="On a rejected token: why each token type refused it."
     )
 
 
+# OAuth2's `error` codes the token endpoint answers with (RFC 6749, section 5.2).
+OAUTH2_ERRORS = ["invalid_grant"]
+
+
+class OAuth2ErrorSerializer(DetailSerializer):
+    """The token endpoint's refusal: `{detail}`, with OAuth2's `error` and `error_description`."""
+
+    error = serializers.ChoiceField(choices=OAUTH2_ERRORS, required=False)
+    error_description = serializers.CharField(required=False)
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """DRF's field errors: `{field: [message, ...]}` (described in httpkit.openapi)."""
+
+
 class ValidationErrorSerializer(serializers.Serializer):
-    """DRF's field errors: `{field: [message, ...]}`; a body that cannot be parsed gets `{detail}`."""
+    """A 400: field errors, or `{detail}` for a body that cannot be parsed (httpkit.openapi)."""
 
 
 # 400 and 413 from DRF views

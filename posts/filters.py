@@ -27,17 +27,20 @@ class PostFilter(django_filters.FilterSet):
 
     search = django_filters.CharFilter(
         method="filter_search",
+        label="Search",
         max_length=500,
         help_text="Every whitespace-separated term must occur in the title or the content "
         "(case-insensitive plain substring).",
     )
     created_after = django_filters.DateFilter(
         method="filter_created_after",
+        label="Created on or after",
         input_formats=["%Y-%m-%d"],
         help_text="YYYY-MM-DD, whole days in UTC, inclusive.",
     )
     created_before = django_filters.DateFilter(
         method="filter_created_before",
+        label="Created on or before",
         input_formats=["%Y-%m-%d"],
         help_text="YYYY-MM-DD, whole days in UTC, inclusive.",
     )

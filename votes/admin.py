@@ -13,8 +13,11 @@ class VoteAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at",)
     ordering = ("-created_at", "-id")
 
-    def get_readonly_fields(self, request, obj=None):
-        # The count triggers fire on insert and delete only: a like is added or removed, never moved.
-        if obj is not None:
-            return ("user", "post", "created_at")
-        return self.readonly_fields
+    def get_queryset(self, request):
+        # Breadcrumbs and the delete page name the user and the post (Vote.__str__).
+        return super().get_queryset(request).select_related("user", "post")
+
+    def has_change_permission(self, request, obj=None):
+        # The count triggers fire on insert and delete only: a like is added or removed, never
+        # changed, so its page is view-only.
+        return False

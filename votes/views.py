@@ -11,10 +11,17 @@ from idempotency.decorators import idempotent
 from . import services
 from .serializers import VoteSerializer
 
+HOW_TO_LIKE = "POST {post_id, dir}: dir 1 likes the post, dir 0 takes your like back."
+
 
 class VoteView(APIView):
     # Lets the browsable API render a real form for {post_id, dir}.
     serializer_class = VoteSerializer
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        # The browsable API opens on this page: it says how to like instead of "405".
+        return Response({"detail": HOW_TO_LIKE})
 
     @extend_schema(
         request=VoteSerializer,

@@ -39,7 +39,7 @@ def admin_login(page: Page, shot, email: str) -> None:
     shot("admin-login")
     page.click("input[type=submit]")
     expect(page.locator("#site-name")).to_be_visible()
-    expect(page).to_have_title("Site administration | Django site admin")
+    expect(page).to_have_title("Site administration | blogapi admin")
 
 
 def run_admin_action(page: Page, shot, action: str, message: str) -> None:

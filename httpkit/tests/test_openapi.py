@@ -103,22 +103,30 @@ def test_every_operation_documents_503_and_bodies_documents_400_413_415(schema):
             assert error_ref(operation, 404) == ERROR
 
 
-def test_field_errors_schema_is_drf_shape(schema):
-    field_errors = schema["components"]["schemas"]["ValidationError"]
+def test_bad_request_schema_is_detail_or_drf_field_errors(schema):
+    schemas = schema["components"]["schemas"]
+    assert schemas["ValidationError"] == {
+        "oneOf": [{"$ref": "#/components/schemas/Detail"}, {"$ref": "#/components/schemas/FieldErrors"}]
+    }
+    assert schemas["Detail"]["required"] == ["detail"]
+    field_errors = schemas["FieldErrors"]
     assert field_errors["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
-    assert field_errors["properties"] == {"detail": {"type": "string"}}
+    assert "properties" not in field_errors
 
 
-def test_token_endpoint_takes_form_and_json_and_answers_the_pair(schema):
+def test_token_endpoint_declares_the_oauth2_form_and_answers_the_pair(schema):
     token = schema["paths"]["/api/v1/auth/token/"]["post"]
-    assert set(token["requestBody"]["content"]) == {"application/x-www-form-urlencoded", "application/json"}
+    assert set(token["requestBody"]["content"]) == {"application/x-www-form-urlencoded"}
     request = schema["components"]["schemas"]["TokenObtainRequest"]
     assert {"username", "email", "password", "grant_type"} <= set(request["properties"])
     assert request["required"] == ["password"]
     assert token["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TokenPair")
     pair = schema["components"]["schemas"]["TokenPair"]
     assert set(pair["properties"]) == {"access_token", "refresh_token", "token_type", "expires_in"}
-    assert error_ref(token, 401) == ERROR
+    assert set(pair["required"]) == set(pair["properties"])
+    assert error_ref(token, 401) == "#/components/schemas/OAuth2Error"
+    refusal = schema["components"]["schemas"]["OAuth2Error"]
+    assert set(refusal["properties"]) == {"detail", "error", "error_description"}
     assert error_ref(token, 429) == ERROR
     assert "Retry-After" in token["responses"]["429"]["headers"]
 
@@ -154,7 +162,10 @@ def test_list_parameters_have_types_and_enums(schema, path):
     }
     assert params["created_after"] == {"type": "string", "format": "date"}
     assert params["owner"]["type"] == "integer"
-    assert set(params["ordering"]["items"]["enum"]) == {"created_at", "-created_at", "votes", "-votes"}
+    # One value: generators send arrays as repeated parameters, which the server refuses.
+    assert params["ordering"]["type"] == "string"
+    assert set(params["ordering"]["enum"]) == {"created_at", "-created_at", "votes", "-votes"}
+    assert "explode" not in next(p for p in operation["parameters"] if p["name"] == "ordering")
     assert params["limit"] == {"type": "integer", "minimum": 1, "default": 10}
     assert params["offset"] == {"type": "integer", "minimum": 0, "default": 0}
     page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
@@ -166,10 +177,8 @@ def test_path_ids_are_integers(schema):
     for method, path, operation in operations(schema):
         for param in operation.get("parameters", []):
             if param["in"] == "path":
-                assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": MAX_ID}, (
-                    method,
-                    path,
-                )
+                expected = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "example": 1}
+                assert param["schema"] == expected, (method, path)
 
 
 @pytest.mark.django_db
@@ -216,4 +225,58 @@ def test_rejected_token_body_matches_the_error_schema(schema, api_client):
     response = api_client.get("/api/v1/users/me/")
     assert response.status_code == 401
     assert {"detail", "code", "messages"} <= set(response.json())
-    jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
+    assert response.json()["code"] in schema["components"]["schemas"]["TokenRejectionCodeEnum"]["enum"]
+    jsonschema.validate(response.json(), {"$ref": ERROR, "components": schema["components"]})
+
+
+def test_every_write_declares_exactly_one_request_media_type(schema):
+    for method, path, operation in operations(schema, api_only=True):
+        if "requestBody" in operation:
+            form = path == "/api/v1/auth/token/"
+            expected = "application/x-www-form-urlencoded" if form else "application/json"
+            assert list(operation["requestBody"]["content"]) == [expected], (method, path)
+
+
+def test_response_fields_the_server_always_sends_are_required(schema):
+    schemas = schema["components"]["schemas"]
+    assert set(schemas["Post"]["required"]) == set(schemas["Post"]["properties"])
+    assert set(schemas["User"]["required"]) == set(schemas["User"]["properties"])
+    assert schemas["Error"]["required"] == ["detail"]
+    envelope = schemas["PaginatedPostList"]
+    assert set(envelope["required"]) == set(envelope["properties"])
+
+
+def test_request_defaults_and_examples_are_what_the_server_accepts(schema):
+    schemas = schema["components"]["schemas"]
+    assert schemas["PostRequest"]["properties"]["published"]["default"] is True
+    assert "published" not in schemas["PostRequest"]["required"]
+    vote = schemas["VoteRequest"]["properties"]
+    assert (vote["post_id"]["example"], vote["dir"]["example"]) == (1, 1)
+    login = schemas["TokenObtainRequest"]["properties"]
+    assert login["username"]["example"] == schemas["UserCreateRequest"]["properties"]["email"]["example"]
+    assert login["password"]["example"] == schemas["UserCreateRequest"]["properties"]["password"]["example"]
+
+
+def test_token_rejection_codes_list_every_code_the_authentication_sends(schema):
+    import inspect
+
+    import rest_framework_simplejwt.authentication
+    import rest_framework_simplejwt.exceptions
+
+    import accounts.authentication
+
+    sources = [
+        inspect.getsource(module)
+        for module in (
+            rest_framework_simplejwt.authentication,
+            rest_framework_simplejwt.exceptions,
+            accounts.authentication,
+        )
+    ]
+    sent = {code for source in sources for code in re.findall(r"(?:code=|default_code = )\"(\w+)\"", source)}
+    assert "password_changed" in sent
+    assert sent == set(schema["components"]["schemas"]["TokenRejectionCodeEnum"]["enum"])
+
+
+def test_schema_offers_no_cookie_scheme(schema):
+    assert set(schema["components"]["securitySchemes"]) == {"OAuth2PasswordBearer"}

@@ -172,7 +172,8 @@ def test_vote_change_form_cannot_move_a_like(user, other_user):
     vote = Vote.objects.create(user=other_user, post=post)
     client = session_client(User.objects.create_superuser(email="root@example.com", password="x-long-pass"))
     response = client.post(f"/admin/votes/vote/{vote.pk}/change/", {"user": user.pk, "post": other.pk})
-    assert response.status_code == 302
+    # A like's page is view-only: even a superuser's change is refused.
+    assert response.status_code == 403
     vote.refresh_from_db()
     assert (vote.user_id, vote.post_id) == (other_user.pk, post.pk)
     assert Post.objects.get(pk=post.pk).vote_count == 1
