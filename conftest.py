@@ -1,9 +1,11 @@
 """Shared fixtures: API clients, users, and a way to log in through the real token endpoint."""
 
 import itertools
-from urllib.parse import urlencode
+import re
+from urllib.parse import unquote_plus, urlencode
 
 import pytest
+from django.db.models.signals import post_save
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -11,6 +13,47 @@ from accounts.models import User
 
 PASSWORD = "correct-horse-battery-staple"
 _emails = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _no_response_shows_another_users_email(monkeypatch):
+    """API.md: no response ever shows another user's email (only the admin does).
+
+    Every request of every test client (APIClient and Django's Client) passes here: its body
+    may name the signed-in user's email and what the request itself sent, no other account's.
+    """
+    emails: dict[int, str] = {}
+
+    def remember(sender, instance, **kwargs):
+        emails[instance.pk] = instance.email
+
+    post_save.connect(remember, sender=User, weak=False, dispatch_uid="conftest.remember_emails")
+    send = Client.request
+
+    def checked(self, **request):
+        payload = request.get("wsgi.input")
+        sent = request.get("QUERY_STRING", "") + _payload_text(payload)
+        sent += unquote_plus(sent)
+        response = send(self, **request)
+        if not request.get("PATH_INFO", "").startswith("/admin/") and not response.streaming:
+            body = response.content.decode(errors="replace").lower()
+            viewer = getattr(getattr(response, "wsgi_request", None), "user", None)
+            for user_id, email in emails.items():
+                if user_id == getattr(viewer, "pk", None) or email.lower() in sent.lower():
+                    continue
+                found = re.search(rf"(?<![\w.%+-]){re.escape(email.lower())}(?![\w.-])", body)
+                assert found is None, f"{request.get('PATH_INFO')} shows user {user_id}'s email"
+        return response
+
+    monkeypatch.setattr(Client, "request", checked)
+    yield
+    post_save.disconnect(sender=User, dispatch_uid="conftest.remember_emails")
+
+
+def _payload_text(payload) -> str:
+    # The test client's FakePayload keeps what it will send; read without consuming it.
+    content = getattr(payload, "_FakePayload__content", None)
+    return content.getvalue().decode(errors="replace") if content is not None else ""
 
 
 @pytest.fixture

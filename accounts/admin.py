@@ -7,11 +7,12 @@ from .models import RecoveryCode, User
 
 
 class UserCreationForm(auth_forms.BaseUserCreationForm):
-    """Email and a password typed twice; the password is validated and stored hashed."""
+    """Email, optional username and a password typed twice; the password is validated and stored
+    hashed, a blank username is made from the email (User.save)."""
 
     class Meta:
         model = User
-        fields = ("email",)
+        fields = ("email", "username")
 
     def clean_email(self) -> str:
         return User.objects.normalize_email(self.cleaned_data["email"])
@@ -33,18 +34,20 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email", "username", "password")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
         ("Dates", {"fields": ("created_at", "last_login")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),
+    )
     readonly_fields = ("created_at", "last_login")
-    list_display = ("email", "is_active", "is_staff", "created_at")
+    list_display = ("email", "username", "is_active", "is_staff", "created_at")
     list_filter = ("is_active", "is_staff", "is_superuser", "created_at")
-    search_fields = ("email",)
+    search_fields = ("email", "username")
     ordering = ("-created_at", "-id")
     date_hierarchy = "created_at"
     actions = ("deactivate_users", "reactivate_users")
@@ -61,7 +64,7 @@ class UserAdmin(DjangoUserAdmin):
         queryset.filter(pk__in=[user.pk for user in deactivated]).update(is_active=False)
         # Their refresh tokens are spent too, so reactivating an account does not revive them.
         for user in deactivated:
-            services.user_revoke_all_tokens(user=user)
+            services.tokens_revoke_all(user_id=user.pk)
         self.message_user(request, f"Deactivated {len(deactivated)} user(s).", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected users", permissions=["change"])

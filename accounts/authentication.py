@@ -6,7 +6,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
-USER_BY_ID = "SELECT * FROM accounts_user WHERE id = %s"
+from . import queries
 
 
 class BearerAuthentication(JWTAuthentication):
@@ -36,7 +36,7 @@ class BearerAuthentication(JWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidToken(_("Token contained no recognizable user identification")) from exc
-        user = next(iter(self.user_model.objects.raw(USER_BY_ID, [user_id])), None)
+        user = queries.user_by_id(user_id)
         if user is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:

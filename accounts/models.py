@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from . import usernames
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -36,10 +38,19 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
 
+USERNAME_TAKEN = "A user with that username already exists."
+
+
 class User(AbstractBaseUser, PermissionsMixin):
-    """An account; the email address is the login name."""
+    """An account; the email address is the login name and private, the username is public."""
 
     email = models.EmailField("email address", max_length=254)
+    username = models.CharField(
+        max_length=usernames.MAX_LENGTH,
+        blank=True,
+        validators=[usernames.validate_username],
+        help_text=f"Public name: {usernames.INVALID} Left blank, one is made from the email.",
+    )
     is_active = models.BooleanField(
         default=True,
         help_text="Unticking this blocks the account at once, issued tokens included.",
@@ -61,10 +72,28 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with that email already exists.",
             ),
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message=USERNAME_TAKEN,
+            ),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs):
+        if not self.username:
+            self.username = self.free_username_for(self.email)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def free_username_for(cls, email: str) -> str:
+        """A username made from the email's local part, with a number when the plain one is taken."""
+        base = usernames.base_from_email(email)
+        prefix = base[: usernames.MAX_LENGTH - 6]
+        taken = cls._default_manager.filter(username__istartswith=prefix).values_list("username", flat=True)
+        return usernames.first_free(base, (name.lower() for name in taken))
 
 
 class RecoveryCodeQuerySet(models.QuerySet):
@@ -124,4 +153,27 @@ class RecoveryCode(models.Model):
         return self.expires_at <= timezone.now()
 
 
-models.EmailField.register_lookup(Lower)
+class AuthFailure(models.Model):
+    """One failed check in a brute-force window (accounts/lockout.py): a password or a recovery code.
+
+    `key` is a keyed hash of the submitted email (login) or the account id (reset), so the table
+    names nobody, and failures for emails without an account count the same way.
+    """
+
+    class Scope(models.TextChoices):
+        LOGIN = "login", "password"
+        RESET = "reset", "recovery code"
+
+    scope = models.CharField(max_length=5, choices=Scope.choices)
+    key = models.CharField(max_length=64)
+    failed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "key", "failed_at"], name="authfailure_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} failure at {self.failed_at:%Y-%m-%d %H:%M:%S}"
+
+
+# `email__lower` and `username__lower` use the Lower() unique indexes.
+models.CharField.register_lookup(Lower)

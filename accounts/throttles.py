@@ -3,7 +3,11 @@ import logging
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from . import lockout
+
 logger = logging.getLogger(__name__)
+
+IP_LIMITED = "Too many attempts from this address; try again later."
 
 
 class AuthRateThrottle(SimpleRateThrottle):
@@ -13,6 +17,7 @@ class AuthRateThrottle(SimpleRateThrottle):
     """
 
     scope = "auth"
+    refusal: "lockout.Refusal | None" = None
 
     def get_rate(self):
         rate = settings.AUTH_THROTTLE_RATE
@@ -23,7 +28,10 @@ class AuthRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view):
         try:
-            return super().allow_request(request, view)
+            allowed = super().allow_request(request, view)
         except Exception:
             logger.warning("auth throttle cache unavailable; request allowed", exc_info=True)
             return True
+        if not allowed:
+            self.refusal = lockout.refuse("ip_throttled", self.wait() or 1, detail=IP_LIMITED)
+        return allowed

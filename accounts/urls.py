@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("users/", views.UserCreateView.as_view(), name="user-create"),
     path("users/me/", views.UserMeView.as_view(), name="user-me"),
+    path("users/me/password/", views.PasswordChangeView.as_view(), name="user-password"),
     path("users/<id:pk>/", views.UserDetailView.as_view(), name="user-detail"),
     path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token-refresh"),

@@ -2,10 +2,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 
-from django.db import connection
+from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -15,21 +16,27 @@ from httpkit.errors import DetailSerializer, OAuth2ErrorSerializer
 from httpkit.openapi import error_responses
 from httpkit.parsers import FastJSONParser
 
-from . import services, tasks
-from .models import User
+from . import lockout, queries, services, tasks
+from .models import USERNAME_TAKEN, User
 from .serializers import (
     EMAIL_TAKEN,
+    PasswordChangeSerializer,
+    PasswordConfirmSerializer,
     PasswordRecoverySerializer,
     PasswordResetSerializer,
     RefreshTokenSerializer,
     TokenObtainSerializer,
     TokenPairSerializer,
     UserCreateSerializer,
-    UserSerializer,
+    UserOwnSerializer,
+    UserPublicSerializer,
+    UserUpdateSerializer,
 )
 from .throttles import AuthRateThrottle
 
 INVALID_CREDENTIALS = "Invalid credentials"
+INVALID_GRANT_DESCRIPTION = "The email or password is wrong, or the account is deactivated."
+WRONG_PASSWORD = "The password is wrong."  # noqa: S105 (a message, not a secret)
 INVALID_REFRESH = "Token is invalid or expired."
 RECOVERY_ACCEPTED = "If an account with that email exists, a recovery code is on its way to it."
 RESET_DONE = "Your password has been reset; log in with the new one."
@@ -48,12 +55,29 @@ class PublicAuthView(APIView):
         return 'Bearer realm="api"'
 
 
+def refused(refusal: lockout.Refusal) -> Throttled:
+    """The API's answer to a brute-force refusal: 429 `{detail}` with Retry-After."""
+    return Throttled(wait=refusal.retry_after, detail=refusal.detail)
+
+
+def checked_password(check: Callable[[], object], *, field: str = "password"):
+    """Run a password-confirmed service: 429 while locked, a field error for a wrong password."""
+    try:
+        return check()
+    except lockout.Refusal as refusal:
+        raise refused(refusal) from None
+    except services.WrongPassword:
+        raise serializers.ValidationError({field: [WRONG_PASSWORD]}) from None
+
+
 class UserCreateView(PublicAuthView):
     @extend_schema(
         request=UserCreateSerializer,
         responses={
-            201: UserSerializer,
-            **error_responses({400: "Invalid email, weak password, or email already registered"}),
+            201: UserOwnSerializer,
+            **error_responses(
+                {400: "Invalid email, weak password, email already registered, username invalid or taken"}
+            ),
         },
         auth=[],
         summary="Register",
@@ -65,20 +89,81 @@ class UserCreateView(PublicAuthView):
             user = services.user_create(**serializer.validated_data)
         except services.EmailTaken:
             raise serializers.ValidationError({"email": [EMAIL_TAKEN]}) from None
-        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        except services.UsernameTaken:
+            raise serializers.ValidationError({"username": [USERNAME_TAKEN]}) from None
+        return Response(UserOwnSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class UserMeView(generics.GenericAPIView):
-    serializer_class = UserSerializer
+    serializer_class = UserOwnSerializer
+    # DELETE carries the password that confirms it (httpkit.openapi documents the body).
+    delete_takes_body = True
 
-    @extend_schema(summary="The current user")
+    def get_throttles(self):
+        # Deleting the account checks the password: the per-IP limit of password checks applies.
+        throttles = super().get_throttles()
+        if self.request is not None and self.request.method == "DELETE":
+            throttles.append(AuthRateThrottle())
+        return throttles
+
+    @extend_schema(summary="The current user (with the email)")
     def get(self, request):
-        return Response(self.get_serializer(request.user).data)
+        return Response(UserOwnSerializer(request.user).data)
+
+    @extend_schema(
+        request=UserUpdateSerializer,
+        responses={200: UserOwnSerializer, **error_responses({400: "Username invalid or taken"})},
+        summary="Change your username",
+    )
+    def patch(self, request):
+        serializer = UserUpdateSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.user_rename(user=request.user, username=serializer.validated_data["username"])
+        except services.UsernameTaken:
+            raise serializers.ValidationError({"username": [USERNAME_TAKEN]}) from None
+        return Response(UserOwnSerializer(user).data)
+
+    @extend_schema(
+        request=PasswordConfirmSerializer,
+        responses={204: None, **error_responses({400: "Wrong password", 429: None})},
+        summary="Delete your account, with its posts and likes (confirm with the password)",
+    )
+    def delete(self, request):
+        serializer = PasswordConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        password = serializer.validated_data["password"]
+        checked_password(lambda: services.user_delete(user=request.user, password=password))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    throttle_classes = [*APIView.throttle_classes, AuthRateThrottle]
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={
+            200: TokenPairSerializer,
+            **error_responses({400: "Wrong current password, or a weak new one"}),
+        },
+        summary="Change your password: a new token pair; every other token stops working",
+    )
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        pair = checked_password(
+            lambda: services.password_change(user=request.user, **serializer.validated_data),
+            field="current_password",
+        )
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            # The browsable API's session survives its own password change; other sessions end.
+            update_session_auth_hash(request, request.user)
+        return Response(asdict(pair))
 
 
 class UserDetailView(generics.RetrieveAPIView):
-    serializer_class = UserSerializer
-    queryset = User.objects.all()
+    serializer_class = UserPublicSerializer
+    queryset = User.objects.filter(is_active=True)
 
 
 class TokenObtainView(PublicAuthView):
@@ -89,7 +174,17 @@ class TokenObtainView(PublicAuthView):
         request={"application/x-www-form-urlencoded": TokenObtainSerializer},
         responses={
             200: TokenPairSerializer,
-            401: OpenApiResponse(OAuth2ErrorSerializer, description=INVALID_CREDENTIALS),
+            401: OpenApiResponse(
+                OAuth2ErrorSerializer,
+                description=f"{INVALID_CREDENTIALS}: `error` is `invalid_grant` (OAuth2), with "
+                "`error_description`",
+            ),
+            **error_responses(
+                {
+                    429: "Too many attempts from this address, or for this account; retry after "
+                    "`Retry-After` seconds",
+                }
+            ),
         },
         auth=[],
         summary="Log in (OAuth2 password flow)",
@@ -104,7 +199,15 @@ class TokenObtainView(PublicAuthView):
                 password=serializer.validated_data["password"],
             )
         except services.InvalidCredentials:
-            raise AuthenticationFailed(INVALID_CREDENTIALS) from None
+            raise AuthenticationFailed(
+                {
+                    "detail": INVALID_CREDENTIALS,
+                    "error": "invalid_grant",
+                    "error_description": INVALID_GRANT_DESCRIPTION,
+                }
+            ) from None
+        except lockout.Refusal as refusal:
+            raise refused(refusal) from None
         return Response(asdict(pair))
 
 
@@ -168,7 +271,9 @@ class PasswordRecoveryView(PublicAuthView):
         summary="Email a password recovery code (same answer whether or not the account exists)",
         description=(
             "Emails a 6-digit code to the account with this email, valid PASSWORD_RESET_CODE_MINUTES "
-            "and once; a new request cancels the previous code. The answer is the same whether or not "
+            "and once; a new request cancels the previous code. At most RECOVERY_CODES_PER_HOUR codes "
+            "are sent per account per hour: later requests get the same answer, send nothing and "
+            "leave the last code valid. The answer is the same, in the same time, whether or not "
             "the account exists. The email is sent by a background task."
         ),
     )
@@ -179,8 +284,7 @@ class PasswordRecoveryView(PublicAuthView):
         body = {"detail": RECOVERY_ACCEPTED}
         if tasks.runs_in_process():
             # The same cheap query on every path: an unreachable database still answers 503 here.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+            queries.ping()
             # Inside the request the task's cost would reveal whether the account exists; after it, not.
             return RunAfterResponse(body, status=status.HTTP_202_ACCEPTED, after=send)
         send()
@@ -203,7 +307,9 @@ class PasswordResetView(PublicAuthView):
         summary="Set a new password with an emailed recovery code",
         description=(
             "Spends the code and sets the new password; every refresh and access token issued "
-            "before stops working. 5 wrong codes cancel the code."
+            "before stops working, and the account's login lock is lifted. 5 wrong codes cancel the "
+            "code; after RESET_FAILURE_LIMIT wrong codes within 24 hours the account's resets are "
+            "refused for 24 hours (the same 400)."
         ),
     )
     def post(self, request):

@@ -36,6 +36,10 @@ REFRESH_TOKEN_LIFETIME_DAYS = env.int("REFRESH_TOKEN_LIFETIME_DAYS", default=7)
 PASSWORD_RESET_CODE_MINUTES = env.int("PASSWORD_RESET_CODE_MINUTES", default=15)
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
 AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_MINUTES = env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15)
+RECOVERY_CODES_PER_HOUR = env.int("RECOVERY_CODES_PER_HOUR", default=3)
+RESET_FAILURE_LIMIT = env.int("RESET_FAILURE_LIMIT", default=10)
 # 0 switches Idempotency-Key off: keys are still checked, nothing is kept (docs/retries.md).
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 

@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts.login_pages import guarded_login
 from httpkit import health, pages
 from httpkit.converters import IdConverter
 
@@ -27,7 +29,14 @@ urlpatterns = [
     path("api/v1/", pages.ApiRootView.as_view(patterns=api_v1), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", pages.SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The two HTML login pages, under the brute-force policy of every password check; the same
+    # paths as the included ones, so `rest_framework:login` and `admin:login` still point here.
+    path(
+        "api-auth/login/",
+        guarded_login(auth_views.LoginView.as_view(template_name="rest_framework/login.html")),
+    ),
     path("api-auth/", include("rest_framework.urls")),
+    path("admin/login/", guarded_login(admin.site.login)),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

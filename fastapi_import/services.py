@@ -25,6 +25,7 @@ from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from accounts import usernames
 from accounts.models import User
 from bulk.batches import batched
 from posts.models import CONTENT_MAX, TITLE_MAX, Post
@@ -240,6 +241,8 @@ class _Copy:
         self.progress = progress
         self.now = datetime.now(UTC)
         self.user_ids: set[int] = set()
+        # Lower-cased usernames given so far (the target is empty): each made from the email.
+        self.usernames_taken: set[str] = set()
         self.skipped_user_ids: set[int] = set()
         self.merged_into: dict[int, int] = {}
         self.post_ids: set[int] = set()
@@ -303,7 +306,9 @@ class _Copy:
         keep.sort(key=lambda r: r.id)
         done = 0
         for batch in batched(keep, BATCH_SIZE):
-            self.writer.users([self._user(row) for row in batch])
+            users = [self._user(row) for row in batch]
+            usernames.name_all(users, self.usernames_taken)
+            self.writer.users(users)
             done += len(batch)
             self._progress("users", done, len(keep))
         self.summary.users = len(keep)

@@ -67,8 +67,8 @@ OAUTH2_ERRORS = ["invalid_grant"]
 class OAuth2ErrorSerializer(DetailSerializer):
     """The token endpoint's refusal: `{detail}`, with OAuth2's `error` and `error_description`."""
 
-    error = serializers.ChoiceField(choices=OAUTH2_ERRORS, required=False)
-    error_description = serializers.CharField(required=False)
+    error = serializers.ChoiceField(choices=OAUTH2_ERRORS)
+    error_description = serializers.CharField()
 
 
 class FieldErrorsSerializer(serializers.Serializer):

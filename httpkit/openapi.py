@@ -212,6 +212,17 @@ class AutoSchema(SpectacularAutoSchema):
                 del schema["required"]
         return schema
 
+    def _get_request_body(self, direction="request"):
+        """drf-spectacular documents bodies of PUT, PATCH and POST only; a view whose DELETE
+        reads one (`delete_takes_body`, e.g. the password confirming an account deletion) gets it."""
+        if self.method == "DELETE" and getattr(self.view, "delete_takes_body", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for status, response in error_responses(dict.fromkeys(self._implied_errors())).items():
@@ -233,7 +244,7 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _implied_errors(self) -> list[int]:
         implied = []
-        if self.method in ("POST", "PUT", "PATCH"):
+        if self.method in ("POST", "PUT", "PATCH") or getattr(self.view, "delete_takes_body", False):
             implied += [400, 413, 415]
         elif self.method == "GET" and self._is_list_view():
             implied.append(400)

@@ -15,6 +15,9 @@ const FOLDERS = ['accounts and auth', 'posts', 'votes', 'recovery', 'operations'
 const ENDPOINTS = [
     'POST /api/v1/users/',
     'GET /api/v1/users/me/',
+    'PATCH /api/v1/users/me/',
+    'DELETE /api/v1/users/me/',
+    'POST /api/v1/users/me/password/',
     'GET /api/v1/users/{id}/',
     'POST /api/v1/auth/token/',
     'POST /api/v1/auth/token/refresh/',

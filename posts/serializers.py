@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
-from accounts.serializers import UserSerializer
+from accounts.serializers import UserRefSerializer
 
 from .models import CONTENT_MAX, TITLE_MAX, Post
 
@@ -12,7 +12,7 @@ class PostSerializer(serializers.ModelSerializer):
 
     title = serializers.CharField(max_length=TITLE_MAX)
     content = serializers.CharField(max_length=CONTENT_MAX, style={"base_template": "textarea.html"})
-    owner = UserSerializer(read_only=True)
+    owner = UserRefSerializer(read_only=True)
     votes = serializers.IntegerField(source="vote_count", read_only=True, help_text="Number of likes.")
     has_voted = serializers.SerializerMethodField(help_text="Whether you liked this post.")
 

@@ -7,6 +7,7 @@ machine. `call()` is a small urllib client that never raises on an HTTP error st
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -94,6 +96,52 @@ def call(
         return Answer(error.code, dict(error.headers), _parse(error.read()))
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """A cookie-keeping client for Django's HTML forms, as a person with a browser uses them:
+    GET the page (CSRF cookie and token), POST the form. Redirects are answers, not followed."""
+
+    CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+    def __init__(self, base: str):
+        self.base = base
+        self.cookies = CookieJar()
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirects()
+        )
+
+    def request(
+        self, method: str, path: str, form: dict | None = None, headers: dict | None = None
+    ) -> Answer:
+        data = urlencode(form, doseq=True).encode() if form is not None else None
+        sent = {"Accept": "text/html", **(headers or {})}
+        if data is not None:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=sent)  # noqa: S310
+        try:
+            with self._opener.open(request, timeout=15) as response:
+                return Answer(
+                    response.status, dict(response.headers), response.read().decode(errors="replace")
+                )
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, dict(error.headers), error.read().decode(errors="replace"))
+
+    def submit(self, path: str, fields: dict) -> Answer:
+        """GET the form page at `path`, then POST `fields` to it with the page's CSRF token."""
+        page = self.request("GET", path)
+        assert page.status == 200, (path, page.status)
+        token = self.CSRF_TOKEN.search(page.body)
+        assert token, f"no CSRF token on {path}"
+        return self.request("POST", path, {"csrfmiddlewaretoken": token.group(1), **fields})
+
+    def cookie(self, name: str) -> str | None:
+        return next((cookie.value for cookie in self.cookies if cookie.name == name), None)
+
+
 def _parse(raw: bytes) -> object:
     if not raw:
         return None
@@ -145,6 +193,18 @@ def production_env(**overrides: str) -> dict:
         "WEB_CONCURRENCY": "1",
         **overrides,
     }
+
+
+def collect_static() -> None:
+    """Run collectstatic into STATIC_ROOT, as the image build does: production settings serve
+    HTML pages (admin, login, browsable API) from its manifest, and fail without it."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env={**production_env(), "DATABASE_URL": "sqlite:///:memory:"},
+        check=True,
+        timeout=120,
+    )
 
 
 def wait_until_ready(instance: Instance, timeout: float = START_TIMEOUT) -> None:

@@ -16,7 +16,13 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from conftest import PASSWORD, bearer, login
 
-USER_KEYS = {"id", "email", "created_at"}
+OWN_KEYS = {"id", "username", "email", "created_at"}
+PUBLIC_KEYS = {"id", "username", "created_at"}
+INVALID_GRANT = {
+    "detail": "Invalid credentials",
+    "error": "invalid_grant",
+    "error_description": "The email or password is wrong, or the account is deactivated.",
+}
 TOKEN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
 PRODUCTION_HASHERS = [h for h in settings.PASSWORD_HASHERS if "MD5" not in h]
 
@@ -41,8 +47,9 @@ def test_anyone_can_register(api_client):
     response = register(api_client)
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == USER_KEYS
+    assert set(body) == OWN_KEYS
     assert body["email"] == "new@example.com"
+    assert body["username"] == "new"
     user = User.objects.get(pk=body["id"])
     assert user.check_password(PASSWORD)
     assert PASSWORD not in user.password
@@ -126,6 +133,7 @@ def test_user_can_read_own_profile(auth_client, user):
     assert response.status_code == 200
     assert response.json() == {
         "id": user.id,
+        "username": "alice",
         "email": "alice@example.com",
         "created_at": user.created_at.isoformat().replace("+00:00", "Z"),
     }
@@ -144,8 +152,11 @@ def test_anonymous_cannot_read_profile(api_client, user):
 def test_user_can_read_another_profile(auth_client, other_user):
     response = auth_client.get(f"/api/v1/users/{other_user.id}/")
     assert response.status_code == 200
-    assert set(response.json()) == USER_KEYS
-    assert response.json()["email"] == "bob@example.com"
+    assert response.json() == {
+        "id": other_user.id,
+        "username": "bob",
+        "created_at": other_user.created_at.isoformat().replace("+00:00", "Z"),
+    }
 
 
 @pytest.mark.django_db
@@ -207,7 +218,7 @@ def test_bad_logins_share_one_401(api_client, user, make_user):
     ]
     for response in answers:
         assert response.status_code == 401
-        assert response.json() == {"detail": "Invalid credentials"}
+        assert response.json() == INVALID_GRANT
         assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -280,8 +291,9 @@ def test_refresh_rotates_the_refresh_token(api_client, user):
     again = api_client.post("/api/v1/auth/token/refresh/", {"refresh_token": tokens["refresh_token"]})
     assert again.status_code == 401
     assert again["WWW-Authenticate"].startswith("Bearer")
+    # The spent token came back: treated as stolen, so the newest one stops working too.
     newest = api_client.post("/api/v1/auth/token/refresh/", {"refresh_token": fresh["refresh_token"]})
-    assert newest.status_code == 200
+    assert newest.status_code == 401
 
 
 @pytest.mark.django_db

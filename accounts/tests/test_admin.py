@@ -145,7 +145,7 @@ def test_deactivate_action_blocks_tokens_at_once(moderator_client, user, other_u
     assert refresh.status_code == 401
     relogin = api_client.post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD})
     assert relogin.status_code == 401
-    assert relogin.json() == {"detail": "Invalid credentials"}
+    assert relogin.json()["detail"] == "Invalid credentials"
 
 
 @pytest.mark.django_db
@@ -189,3 +189,99 @@ def test_view_only_staff_cannot_deactivate(make_user, user):
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.is_active
+
+
+# Usernames and deactivation through the forms
+
+
+@pytest.mark.django_db
+def test_changelist_lists_and_searches_usernames(moderator_client, make_user):
+    make_user("carol@example.com", username="Caroline")
+    make_user("dave@example.com")
+    page = moderator_client.get(CHANGELIST, {"q": "carol"}).content.decode()
+    assert "column-username" in page
+    assert "Caroline" in page
+    assert "dave@example.com" not in page
+    by_name = moderator_client.get(CHANGELIST, {"q": "carolin"}).content.decode()
+    assert "carol@example.com" in by_name
+
+
+@pytest.mark.django_db
+def test_add_form_takes_a_username_or_makes_one(superuser_client, user):
+    secret = {"password1": "a-long-new-secret", "password2": "a-long-new-secret"}
+    named = superuser_client.post(
+        "/admin/accounts/user/add/", {"email": "erin@example.com", "username": "erin_x", **secret}
+    )
+    assert named.status_code == 302
+    assert User.objects.get(email="erin@example.com").username == "erin_x"
+    unnamed = superuser_client.post("/admin/accounts/user/add/", {"email": "alice@other.org", **secret})
+    assert unnamed.status_code == 302
+    # "alice" is the fixture user's: a number is added.
+    assert User.objects.get(email="alice@other.org").username == "alice2"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("ALICE", "A user with that username already exists."),
+        ("no spaces", "3 to 30 characters of letters"),
+        ("12345", "3 to 30 characters of letters"),
+    ],
+)
+def test_add_form_refuses_taken_or_invalid_usernames(superuser_client, user, username, message):
+    response = superuser_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "new@example.com",
+            "username": username,
+            "password1": "a-long-new-secret",
+            "password2": "a-long-new-secret",
+        },
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not User.objects.filter(email="new@example.com").exists()
+
+
+def change_form_data(user: User, **changes) -> dict:
+    data = {
+        "email": user.email,
+        "username": user.username,
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "",
+        "is_superuser": "",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+@pytest.mark.django_db
+def test_unticking_active_in_the_form_revokes_refresh_tokens_for_good(superuser_client, user, api_client):
+    tokens = login(api_client, user.email)
+    change = f"/admin/accounts/user/{user.pk}/change/"
+    off = superuser_client.post(change, change_form_data(user, is_active=""))
+    assert off.status_code == 302, off.content.decode()[:3000]
+    user.refresh_from_db()
+    assert not user.is_active
+    assert bearer(tokens["access_token"]).get("/api/v1/users/me/").status_code == 401
+
+    on = superuser_client.post(change, change_form_data(user, is_active="on"))
+    assert on.status_code == 302
+    user.refresh_from_db()
+    assert user.is_active
+    refresh = api_client.post("/api/v1/auth/token/refresh/", {"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
+    assert login(api_client, user.email)["token_type"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_change_form_renames_and_refuses_a_taken_username(superuser_client, user, other_user):
+    change = f"/admin/accounts/user/{user.pk}/change/"
+    taken = superuser_client.post(change, change_form_data(user, username="Bob"))
+    assert taken.status_code == 200
+    assert "A user with that username already exists." in taken.content.decode()
+    renamed = superuser_client.post(change, change_form_data(user, username="alice.w"))
+    assert renamed.status_code == 302
+    user.refresh_from_db()
+    assert user.username == "alice.w"

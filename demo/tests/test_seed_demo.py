@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F
 from django.utils import timezone
 
+from accounts import usernames
 from accounts.models import User
 from demo.management.commands.seed_demo import DEMO_DOMAIN, DEMO_PASSWORD
 from posts.models import Post
@@ -101,6 +102,10 @@ def test_real_accounts_and_their_posts_are_left_alone(user, other_user):
     assert (real.title, real.vote_count) == ("Real post", 1)
     assert not Vote.objects.filter(post=real).exclude(user=other_user).exists()
     assert User.objects.count() == 5
+    # Demo users get usernames too, valid and unique ignoring case, next to the real ones.
+    names = [name.lower() for name in User.objects.values_list("username", flat=True)]
+    assert len(set(names)) == 5
+    assert all(usernames.is_valid(name) for name in names)
 
 
 @pytest.mark.django_db

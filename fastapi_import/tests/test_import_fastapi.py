@@ -449,3 +449,16 @@ def test_indexes_and_foreign_keys_are_back_after_an_import_or_a_refusal(source, 
     assert schema_objects() == before
     run_import(source)
     assert schema_objects() == before
+
+
+def test_imported_users_get_usernames_from_their_emails(source):
+    source.add_user(20, "ALICE@other.org", "another-password-1", utc(2023, 6, 1))
+    source.add_user(21, "12@example.com", "another-password-2", utc(2023, 7, 1))
+    run_import(source)
+    assert dict(User.objects.values_list("id", "username")) == {
+        1: "alice",
+        2: "bob",
+        7: "carol",
+        20: "ALICE2",
+        21: "user_12",
+    }

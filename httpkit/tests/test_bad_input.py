@@ -204,7 +204,8 @@ def test_odd_unicode_in_account_fields_is_a_clean_answer(api_client, user, text)
     assert "email" in registered.json()
     logged_in = api_client.post("/api/v1/auth/token/", {"username": text, "password": text}, format="json")
     assert logged_in.status_code == 401
-    assert logged_in.json() == {"detail": "Invalid credentials"}
+    assert logged_in.json()["detail"] == "Invalid credentials"
+    assert logged_in.json()["error"] == "invalid_grant"
 
 
 @pytest.mark.django_db

@@ -11,6 +11,9 @@ from httpkit.converters import MAX_ID
 API_OPERATIONS = {
     ("post", "/api/v1/users/"),
     ("get", "/api/v1/users/me/"),
+    ("patch", "/api/v1/users/me/"),
+    ("delete", "/api/v1/users/me/"),
+    ("post", "/api/v1/users/me/password/"),
     ("get", "/api/v1/users/{id}/"),
     ("post", "/api/v1/auth/token/"),
     ("post", "/api/v1/auth/token/refresh/"),

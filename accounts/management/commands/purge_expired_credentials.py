@@ -1,17 +1,22 @@
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from accounts import lockout
 from accounts.models import RecoveryCode
 from idempotency.models import StoredAnswer
 
 
 class Command(BaseCommand):
     help = (
-        "Delete recovery codes that can never work again (expired, spent or voided) and flush "
-        "expired refresh tokens from the outstanding-token list (their blacklist rows go with them), "
-        "and Idempotency-Key answers kept longer than IDEMPOTENCY_KEY_HOURS. "
+        "Delete recovery codes that can never work again (expired, spent or voided; kept an hour, "
+        "as RECOVERY_CODES_PER_HOUR counts them), flush expired refresh tokens from the "
+        "outstanding-token list (their blacklist rows go with them), failed password and code "
+        "checks that no brute-force window counts any more, and Idempotency-Key answers kept "
+        "longer than IDEMPOTENCY_KEY_HOURS. "
         "Safe to run from cron: it only removes dead rows, in short batches, and overlapping runs "
         "do not conflict."
     )
@@ -27,13 +32,20 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, batch_size: int, **options) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        self._purge("recovery codes", RecoveryCode.objects.dead(), dry_run=dry_run, batch_size=batch_size)
+        hour_ago = timezone.now() - timedelta(hours=1)
+        self._purge(
+            "recovery codes",
+            RecoveryCode.objects.dead().filter(created_at__lte=hour_ago),
+            dry_run=dry_run,
+            batch_size=batch_size,
+        )
         self._purge(
             "expired tokens",
             OutstandingToken.objects.filter(expires_at__lte=timezone.now()),
             dry_run=dry_run,
             batch_size=batch_size,
         )
+        self._purge("failed checks", lockout.expired_failures(), dry_run=dry_run, batch_size=batch_size)
         self._purge(
             "idempotency keys", StoredAnswer.objects.expired(), dry_run=dry_run, batch_size=batch_size
         )

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from accounts import usernames
 from accounts.models import User
 from bulk.batches import batched
 from posts.models import Post
@@ -170,6 +171,8 @@ class Command(BaseCommand):
         # One slow hash shared by every demo user: hashing per user would take minutes.
         password = make_password(DEMO_PASSWORD)
         taken = set(User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}").values_list("email", flat=True))
+        # bulk_create skips User.save(), which names users: named here, against every username.
+        usernames_taken = {name.lower() for name in User.objects.values_list("username", flat=True)}
         year_ago = self.now - timedelta(days=365)
 
         def new_users():
@@ -184,6 +187,7 @@ class Command(BaseCommand):
                 yield User(email=email, password=password, created_at=self.random_past(year_ago))
 
         for batch in self.batches("users", new_users(), count):
+            usernames.name_all(batch, usernames_taken)
             User.objects.bulk_create(batch)
 
     @transaction.atomic
