@@ -244,7 +244,8 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _implied_errors(self) -> list[int]:
         implied = []
-        if self.method in ("POST", "PUT", "PATCH") or getattr(self.view, "delete_takes_body", False):
+        body_read = self.method == "DELETE" and getattr(self.view, "delete_takes_body", False)
+        if self.method in ("POST", "PUT", "PATCH") or body_read:
             implied += [400, 413, 415]
         elif self.method == "GET" and self._is_list_view():
             implied.append(400)

@@ -243,7 +243,9 @@ def test_every_write_declares_exactly_one_request_media_type(schema):
 def test_response_fields_the_server_always_sends_are_required(schema):
     schemas = schema["components"]["schemas"]
     assert set(schemas["Post"]["required"]) == set(schemas["Post"]["properties"])
-    assert set(schemas["User"]["required"]) == set(schemas["User"]["properties"])
+    for shape in ("UserOwn", "UserPublic", "UserRef"):
+        assert set(schemas[shape]["required"]) == set(schemas[shape]["properties"]), shape
+    assert set(schemas["OAuth2Error"]["required"]) == {"detail", "error", "error_description"}
     assert schemas["Error"]["required"] == ["detail"]
     envelope = schemas["PaginatedPostList"]
     assert set(envelope["required"]) == set(envelope["properties"])
