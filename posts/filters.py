@@ -5,9 +5,10 @@ from django import forms
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 
+from httpkit.converters import MAX_ID
+
 from .models import Post
 
-MAX_ID = 2**63 - 1
 # Newest first; id breaks ties in the same direction.
 DEFAULT_ORDERING = ("-created_at", "-id")
 
@@ -23,7 +24,7 @@ def _start_of_day(day: date) -> datetime:
 
 
 class PostFilter(django_filters.FilterSet):
-    """List parameters of API.md; any invalid value is a 400, never silently ignored."""
+    """List parameters of docs/api.md; any invalid value is a 400, never silently ignored."""
 
     search = django_filters.CharFilter(
         method="filter_search",
@@ -55,6 +56,23 @@ class PostFilter(django_filters.FilterSet):
     class Meta:
         model = Post
         fields = ["search", "created_after", "created_before", "owner", "ordering"]
+
+    # Filters whose matches the trigger-kept tallies (PostCount) already count.
+    tallied_filters = ("owner",)
+
+    @classmethod
+    def row_filters(cls) -> list[str]:
+        """Parameters that choose which posts are listed (every one but the ordering)."""
+        return [
+            name
+            for name, declared in cls.base_filters.items()
+            if not isinstance(declared, django_filters.OrderingFilter)
+        ]
+
+    @classmethod
+    def narrowing_filters(cls) -> list[str]:
+        """Parameters that drop posts in ways no tally counts: with one of them, rows are counted."""
+        return [name for name in cls.row_filters() if name not in cls.tallied_filters]
 
     def filter_search(self, queryset, name, value):
         for term in value.split():

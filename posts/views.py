@@ -1,9 +1,13 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+import hashlib
+
+from django_filters.utils import translate_validation
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
 from httpkit.openapi import error_responses
+from httpkit.pagination import reject_repeated
 from idempotency.decorators import idempotent
 
 from .filters import DEFAULT_ORDERING, PostFilter
@@ -12,12 +16,20 @@ from .permissions import IsOwnerOrReadOnly
 from .serializers import PostSerializer
 
 NOT_OWNER = error_responses({403: "Not the owner"})
-# List parameters that can drop posts from a list; with any of them present, rows are counted.
-NARROWING_PARAMS = ("search", "created_after", "created_before")
+LINK_HEADER = OpenApiParameter(
+    "Link",
+    str,
+    OpenApiParameter.HEADER,
+    description='RFC 8288: the `next` and `previous` links, as `<url>; rel="next", <url>; rel="prev"`.',
+    response=[200],
+)
+LIST_ACTIONS = ("list", "mine")
+ROW_FILTERS = PostFilter.row_filters()
+NARROWING_FILTERS = PostFilter.narrowing_filters()
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Published posts plus your drafts"),
+    list=extend_schema(summary="Published posts plus your drafts", parameters=[LINK_HEADER]),
     create=extend_schema(summary="Write a post (you are its owner)"),
     retrieve=extend_schema(summary="A post"),
     update=extend_schema(summary="Replace a post", responses={200: PostSerializer, **NOT_OWNER}),
@@ -41,33 +53,42 @@ class PostViewSet(viewsets.ModelViewSet):
 
     def filter_queryset(self, queryset):
         # List parameters narrow lists only; a single post is found by its id alone.
-        if self.action not in ("list", "mine"):
+        if self.action not in LIST_ACTIONS:
             return queryset
-        if not any(name in self.request.query_params for name in PostFilter.base_filters):
+        params = self.request.query_params
+        reject_repeated(params, {*PostFilter.base_filters, *self.paginator.query_parameters})
+        self.list_filters = {}
+        if not any(name in params for name in PostFilter.base_filters):
             # The plain feed skips building and validating the filter form.
             return queryset.order_by(*DEFAULT_ORDERING)
-        return super().filter_queryset(queryset)
+        # What DjangoFilterBackend does, keeping the cleaned values for the count.
+        filterset = PostFilter(params, queryset=queryset, request=self.request)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        self.list_filters = filterset.form.cleaned_data
+        return filterset.qs
 
     def paginate_queryset(self, queryset):
         if self.paginator is not None:
-            self.paginator.known_count = self.tallied_count()
+            known = self.paginator.known_count = self.tallied_count()
+            self.paginator.count_cache_key = self.count_cache_key() if known is None else None
         return super().paginate_queryset(queryset)
 
     def tallied_count(self) -> int | None:
         """The list's exact size from the trigger-kept tallies, or None when filters narrow it."""
-        params = self.request.query_params
-        if any(name in params for name in NARROWING_PARAMS):
+        if any(self.list_filters.get(name) not in (None, "") for name in NARROWING_FILTERS):
             return None
         user = self.request.user
-        owner = params.get("owner", "").strip()
+        owner = self.list_filters.get("owner")
         if self.action == "mine":
-            return None if owner else PostCount.objects.visible_total(user, owner_id=user.pk)
-        if not owner:
-            return PostCount.objects.visible_total(user)
-        # Only a plain id takes the fast path; other spellings the filter accepts are counted.
-        if not (owner.isascii() and owner.isdigit()):
-            return None
-        return PostCount.objects.visible_total(user, owner_id=int(owner))
+            return PostCount.objects.visible_total(user, owner_id=user.pk) if owner in (None, user.pk) else 0
+        return PostCount.objects.visible_total(user, owner_id=owner)
+
+    def count_cache_key(self) -> str:
+        """Names this list (endpoint, viewer, filters) for the paginator's "more than" verdict."""
+        chosen = sorted((name, str(self.list_filters.get(name))) for name in ROW_FILTERS)
+        digest = hashlib.sha256(repr(chosen).encode()).hexdigest()
+        return f"posts:count:{self.action}:{self.request.user.pk}:{digest}"
 
     @idempotent("posts")
     def create(self, request, *args, **kwargs):
@@ -76,7 +97,9 @@ class PostViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
 
-    @extend_schema(summary="Your posts, drafts included", responses=PostSerializer(many=True))
+    @extend_schema(
+        summary="Your posts, drafts included", responses=PostSerializer(many=True), parameters=[LINK_HEADER]
+    )
     @action(detail=False, methods=["get"])
     def mine(self, request):
         return self.list(request)

@@ -187,3 +187,39 @@ def test_logout_link_ends_the_session(browser):
     response = browser.post("/api-auth/logout/", {"csrfmiddlewaretoken": csrf(browser)})
     assert response.status_code in (200, 302)
     assert browser.get("/api/v1/users/me/").status_code == 401
+
+
+def pager_links(html: str) -> dict[str, str | None]:
+    """The previous/next buttons of the browsable API's pager: their targets, None when disabled."""
+    pager = html.split('<ul class="pager">', 1)[1].split("</ul>", 1)[0]
+    links = {}
+    for rel, label in (("prev", "Previous"), ("next", "Next")):
+        item = next(part for part in pager.split("<li") if label in part)
+        links[rel] = item.split('href="', 1)[1].split('"', 1)[0] if f'rel="{rel}"' in item else None
+    return links
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/posts/", "/api/v1/posts/mine/"])
+def test_page_controls_follow_the_cursor_links(browser, user, path):
+    posts = [make_post(user, title=f"post {i}") for i in range(5)]
+    newest_first = [post.id for post in reversed(posts)]
+    first = browser.get(f"{path}?limit=2", **HTML).content.decode()
+    links = pager_links(first)
+    assert links["prev"] is None
+    assert "cursor=" in links["next"]
+    second = browser.get(links["next"].replace("&amp;", "&"), **HTML)
+    assert second.status_code == 200
+    links = pager_links(second.content.decode())
+    assert "cursor=" in links["prev"]
+    assert "cursor=" in links["next"]
+    as_json = browser.get(links["next"].replace("&amp;", "&"), HTTP_ACCEPT="application/json").json()
+    assert [post["id"] for post in as_json["results"]] == newest_first[4:]
+    back = browser.get(links["prev"].replace("&amp;", "&"), HTTP_ACCEPT="application/json").json()
+    assert [post["id"] for post in back["results"]] == newest_first[:2]
+
+
+@pytest.mark.django_db
+def test_single_page_has_no_page_controls(browser, user):
+    make_post(user)
+    assert '<ul class="pager">' not in browser.get("/api/v1/posts/", **HTML).content.decode()

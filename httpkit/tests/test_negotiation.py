@@ -10,7 +10,7 @@ def test_api_clients_get_json(auth_client, accept):
     response = auth_client.get("/api/v1/posts/", **headers)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {"count", "next", "previous", "results"}
+    assert set(response.json()) == {"count", "count_exact", "next", "previous", "results"}
 
 
 @pytest.mark.django_db

@@ -162,6 +162,7 @@ def test_list_parameters_have_types_and_enums(schema, path):
         "ordering",
         "limit",
         "offset",
+        "cursor",
     }
     assert params["created_after"] == {"type": "string", "format": "date"}
     assert params["owner"]["type"] == "integer"
@@ -170,7 +171,8 @@ def test_list_parameters_have_types_and_enums(schema, path):
     assert set(params["ordering"]["enum"]) == {"created_at", "-created_at", "votes", "-votes"}
     assert "explode" not in next(p for p in operation["parameters"] if p["name"] == "ordering")
     assert params["limit"] == {"type": "integer", "minimum": 1, "default": 10}
-    assert params["offset"] == {"type": "integer", "minimum": 0, "default": 0}
+    assert params["offset"] == {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 0}
+    assert params["cursor"] == {"type": "string"}
     page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert page.endswith("/PaginatedPostList")
     assert error_ref(operation, 400) == FIELD_ERRORS
@@ -285,3 +287,12 @@ def test_token_rejection_codes_list_every_code_the_authentication_sends(schema):
 
 def test_schema_offers_no_cookie_scheme(schema):
     assert set(schema["components"]["securitySchemes"]) == {"OAuth2PasswordBearer"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/posts/", "/api/v1/posts/mine/"])
+def test_lists_document_count_exact_and_the_link_header(schema, path):
+    ok = schema["paths"][path]["get"]["responses"]["200"]
+    assert set(ok["headers"]) == {"Link"}
+    page = schema["components"]["schemas"]["PaginatedPostList"]
+    assert page["required"] == ["count", "count_exact", "next", "previous", "results"]
+    assert page["properties"]["count_exact"]["type"] == "boolean"

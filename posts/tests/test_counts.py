@@ -3,11 +3,14 @@
 import threading
 
 import pytest
+from django.core.cache import cache
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from conftest import bearer, login
+from httpkit.pagination import KeysetPagination
+from posts.filters import PostFilter
 from posts.models import ALL_OWNERS, Post, PostCount
 from posts.tests.factories import make_post, utc
 
@@ -87,30 +90,114 @@ def test_count_follows_bulk_writes_owner_moves_and_cascades(auth_client, user, o
     assert count(auth_client) == 0
 
 
+# For every list filter, values that select some of the posts below (OWNER: the other user's id,
+# also written as a decimal the filter accepts). Keyed by the filterset's own names, so a new
+# filter fails here until it has a sample.
+OWNER, OWNER_AS_DECIMAL = object(), object()
+SAMPLES = {
+    "search": ["needle", ""],
+    "created_after": ["2024-02-01"],
+    "created_before": ["2024-02-01"],
+    "owner": [OWNER, OWNER_AS_DECIMAL],
+    "ordering": ["-votes"],
+}
+
+
+def test_every_list_filter_has_samples():
+    assert set(SAMPLES) == set(PostFilter.base_filters)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "params",
-    [
-        {"search": "needle"},
-        {"search": ""},
-        {"created_after": "2024-02-01"},
-        {"created_before": "2024-02-01"},
-        {"owner": "other's id written as a decimal"},
-        {"ordering": "-votes"},
-    ],
+    ("name", "value"), [(name, value) for name in PostFilter.base_filters for value in SAMPLES[name]]
 )
-def test_count_matches_the_rows_with_any_parameter(auth_client, user, other_user, params):
+def test_count_matches_the_rows_with_any_parameter(auth_client, user, other_user, name, value):
     make_post(user, title="needle", created_at=utc(2024, 1, 1))
     make_post(user, published=False, created_at=utc(2024, 3, 1))
     make_post(other_user, content="a needle", created_at=utc(2024, 3, 1))
     make_post(other_user, published=False)
-    if "owner" in params:
-        params = {"owner": f"{other_user.id}.0"}
+    value = {OWNER: str(other_user.id), OWNER_AS_DECIMAL: f"{other_user.id}.0"}.get(value, value)
     for path in ("/api/v1/posts/", "/api/v1/posts/mine/"):
-        response = auth_client.get(path, {**params, "limit": 100, "offset": 0})
+        response = auth_client.get(path, {name: value, "limit": 100, "offset": 0})
         assert response.status_code == 200, response.content
         body = response.json()
-        assert body["count"] == len(body["results"]), (path, params)
+        assert body["count"] == len(body["results"]), (path, name, value)
+        assert body["count_exact"] is True
+
+
+@pytest.fixture
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# For every filter that selects posts, a value that selects all of them.
+EVERYTHING = {
+    "search": "post",
+    "created_after": "2000-01-01",
+    "created_before": "2100-01-01",
+    "owner": OWNER,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PostFilter.row_filters())
+def test_only_narrowing_filters_bound_the_count(auth_client, user, monkeypatch, fresh_cache, name):
+    """The tallies count the plain list and an owner's posts; every other filter counts rows, bounded."""
+    monkeypatch.setattr(KeysetPagination, "max_count", 3)
+    for i in range(5):
+        make_post(user, title=f"post {i}")
+    value = EVERYTHING[name] if EVERYTHING[name] is not OWNER else user.id
+    for path in ("/api/v1/posts/", "/api/v1/posts/mine/"):
+        body = auth_client.get(path, {name: value}).json()
+        if name in PostFilter.tallied_filters:
+            assert (body["count"], body["count_exact"]) == (5, True), path
+        else:
+            assert (body["count"], body["count_exact"]) == (3, False), path
+        assert len(body["results"]) == 5
+
+
+@pytest.mark.django_db
+def test_narrowing_count_stops_at_10000(auth_client, user, fresh_cache):
+    Post.objects.bulk_create(
+        Post(owner=user, title="wide" if i < 10_000 else "wide and rare", content="c") for i in range(10_001)
+    )
+    plain = auth_client.get("/api/v1/posts/").json()
+    assert (plain["count"], plain["count_exact"]) == (10_001, True)
+    wide = auth_client.get("/api/v1/posts/", {"search": "wide"}).json()
+    assert (wide["count"], wide["count_exact"]) == (10_000, False)
+    assert len(wide["results"]) == 10
+    assert auth_client.get("/api/v1/posts/", {"search": "wide", "offset": 10_000}).json()["results"] != []
+    # 10,000 matches exactly (a query of its own, counted afresh): exact.
+    Post.objects.filter(title="wide and rare").update(title="narrow")
+    exactly = auth_client.get("/api/v1/posts/", {"search": "wide", "created_after": "2000-01-01"}).json()
+    assert (exactly["count"], exactly["count_exact"]) == (10_000, True)
+    past_the_end = auth_client.get(
+        "/api/v1/posts/", {"search": "wide", "created_after": "2000-01-01", "offset": 10_000}
+    )
+    assert past_the_end.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_counts_up_to_the_bound_follow_every_write(auth_client, other_client, user, monkeypatch, fresh_cache):
+    """Only "more than the bound" is remembered, per query and viewer; smaller counts are taken afresh."""
+    monkeypatch.setattr(KeysetPagination, "max_count", 3)
+
+    def needles(client, search="needle"):
+        body = client.get("/api/v1/posts/", {"search": search}).json()
+        return body["count"], body["count_exact"]
+
+    for i in range(2):
+        make_post(user, title=f"needle {i}")
+    assert needles(auth_client) == (2, True)
+    make_post(user, title="needle draft", published=False)
+    assert needles(auth_client) == (3, True)
+    make_post(user, title="needle draft", published=False)
+    assert needles(auth_client) == (3, False)
+    # The other user sees the two published posts only, and another term is another query.
+    assert needles(other_client) == (2, True)
+    assert needles(auth_client, "needle 1") == (1, True)
 
 
 @pytest.mark.django_db

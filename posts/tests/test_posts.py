@@ -1,13 +1,16 @@
+from urllib.parse import urlencode
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.utils.urls import replace_query_param
 
 from posts.models import Post
 from posts.tests.factories import make_post, utc
 from votes.models import Vote
 
 POST_KEYS = {"id", "title", "content", "published", "created_at", "updated_at", "owner", "votes", "has_voted"}
-LIST_KEYS = {"count", "next", "previous", "results"}
+LIST_KEYS = {"count", "count_exact", "next", "previous", "results"}
 
 
 def ids(response):
@@ -291,10 +294,11 @@ def test_limit_offset_pagination(auth_client, user):
     assert first.json()["count"] == 15
     assert ids(first) == newest_first[:10]
     assert first.json()["previous"] is None
-    assert "offset=10" in first.json()["next"]
+    assert ids(auth_client.get(first.json()["next"])) == newest_first[10:15]
     second = auth_client.get("/api/v1/posts/", {"limit": 5, "offset": 10})
     assert ids(second) == newest_first[10:15]
     assert second.json()["next"] is None
+    assert ids(auth_client.get(second.json()["previous"])) == newest_first[5:10]
     past_end = auth_client.get("/api/v1/posts/", {"offset": 1000})
     assert past_end.status_code == 200
     assert past_end.json()["results"] == []
@@ -339,18 +343,31 @@ def test_bad_list_parameters_are_400(auth_client, user, params):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/v1/posts/", "/api/v1/posts/mine/"])
-@pytest.mark.parametrize("rows", [1, 50])
+@pytest.mark.parametrize("rows", [1, 100])
+@pytest.mark.parametrize(
+    "params", [{}, {"ordering": "-votes"}, {"ordering": "created_at", "search": "post"}, {"owner": "me"}]
+)
+@pytest.mark.parametrize("reached_by", ["first page", "cursor", "previous cursor", "offset"])
 def test_list_costs_a_fixed_number_of_queries(
-    auth_client, user, make_user, path, rows, django_assert_max_num_queries
+    auth_client, user, make_user, path, rows, params, reached_by, django_assert_max_num_queries
 ):
     voters = [make_user() for _ in range(3)]
-    for i in range(rows):
+    # One more post than the page holds: a page reached by cursor or offset starts after one.
+    for i in range(rows + 1):
         post = make_post(user, title=f"post {i}")
         for voter in voters[: i % 4]:
             Vote.objects.create(user=voter, post=post)
+    params = {name: user.id if value == "me" else value for name, value in params.items()}
+    link = {"first page": f"{path}?{urlencode({**params, 'limit': rows})}"}
+    first = auth_client.get(path, {**params, "limit": 1}).json()
+    link["cursor"] = replace_query_param(first["next"], "limit", rows)
+    link["offset"] = f"{path}?{urlencode({**params, 'limit': rows, 'offset': 1})}"
+    last = auth_client.get(path, {**params, "limit": 1, "offset": rows}).json()
+    link["previous cursor"] = replace_query_param(last["previous"], "limit", rows)
     # One query authenticates the bearer token's user, one counts, one fetches the page.
     with django_assert_max_num_queries(3):
-        response = auth_client.get(path, {"limit": 100})
+        response = auth_client.get(link[reached_by])
+    assert response.status_code == 200, response.content
     assert len(response.json()["results"]) == rows
 
 
