@@ -84,7 +84,7 @@ class PostFilter(django_filters.FilterSet):
         """What the filter form's cleaned_data would hold for `params`, or its 400, without a form.
 
         Building a FilterSet copies every filter and builds a form class and a form for each
-        request: about a third of the CPU of a filtered feed request. The fields here are made
+        request: about a quarter of a filtered feed request's time. The fields here are made
         once and each value is read and cleaned as the form does it (widget, field.clean), so
         the values and the error messages are the form's own.
         """
