@@ -14,7 +14,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import BooleanField, Expression, F
+from django.db.models import BooleanField, Count, Expression, ExpressionWrapper, F, Q
 from django.template import loader
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -88,7 +88,10 @@ class KeysetPagination(BasePagination):
     the page itself), so with a `count_cache_key` from the view the verdict "more than
     `max_count`" is kept `count_cache_seconds` in the cache: paging on or repeating such a
     query counts nothing. Only that verdict is kept; a list of at most `max_count` rows is
-    counted exactly on every request.
+    counted exactly on every request. A view whose lists all contain the rows matching
+    `shared_rows` (a Q: what everybody sees) also sets `shared_count_cache_key`, a key naming
+    the query but not the viewer: when more than `max_count` of the counted rows match
+    `shared_rows`, the verdict is kept there, and one viewer's count serves every other.
 
     Paged responses also carry the links as an RFC 8288 `Link` header, and the browsable API
     shows previous/next buttons.
@@ -104,6 +107,8 @@ class KeysetPagination(BasePagination):
     template = "rest_framework/pagination/previous_and_next.html"
     known_count: int | None = None
     count_cache_key: str | None = None
+    shared_count_cache_key: str | None = None
+    shared_rows: Q | None = None
     count_cache_seconds = 60
 
     @property
@@ -193,11 +198,23 @@ class KeysetPagination(BasePagination):
     def get_count(self, queryset) -> tuple[int, bool]:
         if self.known_count is not None:
             return self.known_count, True
-        if self.count_cache_key is not None and cache.get(self.count_cache_key):
+        keys = [key for key in (self.shared_count_cache_key, self.count_cache_key) if key is not None]
+        if keys and any(cache.get_many(keys).values()):
             return self.max_count, False
         # Only ids, unordered, at most max_count + 1 of them: the database stops there.
-        found = queryset.order_by().values("pk")[: self.max_count + 1].count()
-        if found > self.max_count and self.count_cache_key is not None:
+        window = slice(None, self.max_count + 1)
+        if self.shared_count_cache_key is None:
+            found, shared = queryset.order_by().values("pk")[window].count(), 0
+        else:
+            # The same bounded query also counts the rows everybody sees: when they alone
+            # exceed max_count, so does the list of every viewer, and one verdict serves all.
+            shared_row = ExpressionWrapper(self.shared_rows, output_field=BooleanField())
+            rows = queryset.order_by().annotate(_shared=shared_row).values("pk", "_shared")[window]
+            totals = rows.aggregate(found=Count("pk"), shared=Count("pk", filter=Q(_shared=True)))
+            found, shared = totals["found"], totals["shared"]
+        if shared > self.max_count:
+            cache.set(self.shared_count_cache_key, True, self.count_cache_seconds)
+        elif found > self.max_count and self.count_cache_key is not None:
             cache.set(self.count_cache_key, True, self.count_cache_seconds)
         return min(found, self.max_count), found <= self.max_count
 

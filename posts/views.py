@@ -1,6 +1,6 @@
 import hashlib
 
-from django_filters.utils import translate_validation
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -63,17 +63,20 @@ class PostViewSet(viewsets.ModelViewSet):
         if not any(name in params for name in PostFilter.base_filters):
             # The plain feed skips building and validating the filter form.
             return queryset.order_by(*DEFAULT_ORDERING)
-        # What DjangoFilterBackend does, keeping the cleaned values for the count.
-        filterset = PostFilter(params, queryset=queryset, request=self.request)
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        self.list_filters = filterset.form.cleaned_data
-        return filterset.qs
+        # What DjangoFilterBackend does (same values, same 400s) without building the form;
+        # the cleaned values are kept for the count.
+        self.list_filters = PostFilter.clean(params)
+        return PostFilter.filter_cleaned(queryset, self.list_filters)
 
     def paginate_queryset(self, queryset):
         if self.paginator is not None:
             known = self.paginator.known_count = self.tallied_count()
-            self.paginator.count_cache_key = self.count_cache_key() if known is None else None
+            counted = known is None
+            self.paginator.count_cache_key = self.count_cache_key(self.request.user.pk) if counted else None
+            # Every viewer's feed holds the published posts (`mine` holds only the caller's).
+            shared = counted and self.action == "list"
+            self.paginator.shared_count_cache_key = self.count_cache_key("all") if shared else None
+            self.paginator.shared_rows = Q(published=True) if shared else None
         return super().paginate_queryset(queryset)
 
     def tallied_count(self) -> int | None:
@@ -86,11 +89,11 @@ class PostViewSet(viewsets.ModelViewSet):
             return PostCount.objects.visible_total(user, owner_id=user.pk) if owner in (None, user.pk) else 0
         return PostCount.objects.visible_total(user, owner_id=owner)
 
-    def count_cache_key(self) -> str:
-        """Names this list (endpoint, viewer, filters) for the paginator's "more than" verdict."""
+    def count_cache_key(self, viewer) -> str:
+        """Names this list (endpoint, viewer or "all", filters) for the paginator's "more than" verdict."""
         chosen = sorted((name, str(self.list_filters.get(name))) for name in ROW_FILTERS)
         digest = hashlib.sha256(repr(chosen).encode()).hexdigest()
-        return f"posts:count:{self.action}:{self.request.user.pk}:{digest}"
+        return f"posts:count:{self.action}:{viewer}:{digest}"
 
     @idempotent("posts")
     def create(self, request, *args, **kwargs):

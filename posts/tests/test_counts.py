@@ -238,3 +238,48 @@ def test_concurrent_writes_keep_tallies_exact(make_user):
         thread.join()
     assert sorted(statuses) == [201] * 20 + [204] * 10
     assert_tallies_match_rows()
+
+
+def count_queries(queries) -> int:
+    return sum("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+
+
+@pytest.mark.django_db
+def test_more_published_matches_than_the_bound_is_one_verdict_for_everybody(
+    auth_client, other_client, user, other_user, make_user, monkeypatch, fresh_cache
+):
+    """Published matches alone above the bound: every viewer's feed is above it, counted once."""
+    monkeypatch.setattr(KeysetPagination, "max_count", 3)
+    for i in range(4):
+        make_post(other_user, title=f"needle {i}")
+    make_post(user, title="needle draft", published=False)
+    with CaptureQueriesContext(connection) as queries:
+        body = other_client.get("/api/v1/posts/", {"search": "needle"}).json()
+    assert (body["count"], body["count_exact"], count_queries(queries)) == (3, False, 1)
+    # Another viewer, with drafts among the matches, asks the same: the verdict is kept, not recounted.
+    with CaptureQueriesContext(connection) as queries:
+        body = auth_client.get("/api/v1/posts/", {"search": "needle", "limit": 100}).json()
+    assert (body["count"], body["count_exact"], count_queries(queries)) == (3, False, 0)
+    assert len(body["results"]) == 5
+    stranger = bearer(login(APIClient(), make_user().email)["access_token"])
+    body = stranger.get("/api/v1/posts/", {"search": "needle"}).json()
+    assert (body["count"], body["count_exact"]) == (3, False)
+    # Another query, and `mine` (the caller's posts only), are counted on their own.
+    assert other_client.get("/api/v1/posts/", {"search": "needle 1"}).json()["count"] == 1
+    mine = auth_client.get("/api/v1/posts/mine/", {"search": "needle"}).json()
+    assert (mine["count"], mine["count_exact"]) == (1, True)
+
+
+@pytest.mark.django_db
+def test_drafts_over_the_bound_keep_the_verdict_to_their_owner(
+    auth_client, other_client, user, monkeypatch, fresh_cache
+):
+    monkeypatch.setattr(KeysetPagination, "max_count", 3)
+    for i in range(3):
+        make_post(user, title=f"needle {i}")
+    make_post(user, title="needle draft", published=False)
+    assert auth_client.get("/api/v1/posts/", {"search": "needle"}).json()["count_exact"] is False
+    # Three published matches: not more than the bound for anybody else, counted exactly.
+    with CaptureQueriesContext(connection) as queries:
+        body = other_client.get("/api/v1/posts/", {"search": "needle"}).json()
+    assert (body["count"], body["count_exact"], count_queries(queries)) == (3, True, 1)
