@@ -53,6 +53,8 @@ VOTE_RATE_LIMIT = env.str("VOTE_RATE_LIMIT", default="300/hour")
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
 METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=["127.0.0.1/32", "::1/128"])
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+# 0 switches Idempotency-Key off: keys are still checked, nothing is kept (docs/retries.md).
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 
 # Clients behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = trust none).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
@@ -78,6 +80,7 @@ INSTALLED_APPS = [
     "fastapi_import",
     "demo",
     "httpkit",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "httpkit.throttling.RateLimitHeadersMiddleware",
+    "httpkit.idempotency.IdempotencyKeyScopeMiddleware",
 ]
 
 ROOT_URLCONF = "blogapi.urls"
@@ -211,7 +215,15 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # CORS: only the API is meant for browsers on other origins.
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "origin", "user-agent", "x-request-id")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "origin",
+    "user-agent",
+    "x-request-id",
+)
 CORS_PREFLIGHT_MAX_AGE = 86400
 # Front ends on other origins may read the request id (to quote it in a support request), where
 # their user stands (fair use) and when to retry.

@@ -3,8 +3,9 @@
 Views declare their success responses and the errors only they know about with
 `error_responses({404: "...", 409: "..."})`; the schema class adds the errors every endpoint of
 a kind can answer (401 when credentials are needed, 400/413/415 when a body is read, 404 on a
-path with an id, 429 when throttled, 503 while the database is unreachable), and the
-X-RateLimit-* headers on the answers of operations that count against fair-use budgets.
+path with an id, 429 when throttled, 503 while the database is unreachable), the
+X-RateLimit-* headers on the answers of operations that count against fair-use budgets, and
+on the operations that take an Idempotency-Key the header and its 409 and 422.
 
 The schema is exact so that generated clients work as they come (openapi-python-client,
 openapi-typescript; see docs/clients.md): one request media type per operation, every field the
@@ -18,13 +19,15 @@ from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import force_instance, get_doc
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.permissions import AllowAny
 
 from .converters import MAX_ID
 from .errors import DetailSerializer, ErrorSerializer, FieldErrorsSerializer, ValidationErrorSerializer
+from .idempotency import HEADER as IDEMPOTENCY_KEY
+from .idempotency import KEY_PATTERN, takes_idempotency_key
 from .throttling import BudgetThrottle
 
 TOKEN_URL = "/api/v1/auth/token/"  # noqa: S105 (a path, not a secret)
@@ -95,6 +98,7 @@ DEFAULT_DESCRIPTIONS = {
     403: "Not allowed",
     404: "Not found, or not visible to you",
     409: "Conflict",
+    422: f"This `{IDEMPOTENCY_KEY}` was already used with a different body",
     413: "Request body larger than the server accepts",
     415: "Unsupported content type",
     429: "Too many requests from this address; retry after `Retry-After` seconds",
@@ -127,6 +131,16 @@ RATE_LIMIT_HEADERS = {
 }
 # Answers given before the budgets are counted (no valid credentials, database unreachable).
 UNCOUNTED = ("401", "503")
+KEY_IN_USE = f"A request with this `{IDEMPOTENCY_KEY}` is still being processed; retry after `Retry-After`"
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_KEY,
+    str,
+    OpenApiParameter.HEADER,
+    description="Optional: a key of your choice, new for each write. A retry with the same key "
+    "and body gets the first answer again (with `Idempotent-Replayed: true`) and writes nothing. "
+    "Kept for `IDEMPOTENCY_KEY_HOURS` (default 24).",
+    pattern=KEY_PATTERN,
+)
 
 
 def error_responses(descriptions: dict[int, str | None]) -> dict[int, OpenApiResponse]:
@@ -148,9 +162,18 @@ class AutoSchema(SpectacularAutoSchema):
     response fields required as DRF sends them, model defaults and examples on request fields,
     and ordering parameters that take one value."""
 
+    def _handler(self):
+        return getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
+
     def get_description(self):
         # Only what the endpoint itself documents: view class docstrings are for code readers.
-        return get_doc(getattr(self.view, getattr(self.view, "action", self.method.lower()), None))
+        return get_doc(self._handler())
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if takes_idempotency_key(self._handler()):
+            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+        return parameters
 
     def get_tags(self):
         # /api/v1/<area>/...: users, auth, posts, votes.
@@ -234,6 +257,8 @@ class AutoSchema(SpectacularAutoSchema):
             implied[429] = OVER_BUDGET if only_budgets else OVER_BUDGET_OR_LIMIT
         for status, response in error_responses(implied).items():
             responses.setdefault(str(status), self._get_response_for_code(response, str(status)))
+        if takes_idempotency_key(self._handler()):
+            self._add_idempotency_errors(responses)
         for status, headers in ERROR_HEADERS.items():
             if str(status) in responses:
                 responses[str(status)].setdefault("headers", {}).update(headers)
@@ -251,6 +276,14 @@ class AutoSchema(SpectacularAutoSchema):
         return self._needs_credentials() and any(
             isinstance(throttle, BudgetThrottle) for throttle in self.view.get_throttles()
         )
+
+    def _add_idempotency_errors(self, responses: dict) -> None:
+        if "409" in responses:  # the operation's own conflict: one status, both meanings
+            responses["409"]["description"] += f"; or: {KEY_IN_USE}"
+        else:
+            responses["409"] = self._get_response_for_code(error_responses({409: KEY_IN_USE})[409], "409")
+        responses["409"].setdefault("headers", {}).update(RETRY_AFTER)
+        responses["422"] = self._get_response_for_code(error_responses({422: None})[422], "422")
 
     def _implied_errors(self) -> list[int]:
         implied = []

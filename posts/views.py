@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from httpkit.openapi import error_responses
 from httpkit.pagination import reject_repeated
+from idempotency.decorators import idempotent
 
 from .filters import DEFAULT_ORDERING, PostFilter
 from .models import Post, PostCount
@@ -90,6 +91,10 @@ class PostViewSet(viewsets.ModelViewSet):
         chosen = sorted((name, str(self.list_filters.get(name))) for name in ROW_FILTERS)
         digest = hashlib.sha256(repr(chosen).encode()).hexdigest()
         return f"posts:count:{self.action}:{self.request.user.pk}:{digest}"
+
+    @idempotent("posts")
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)

@@ -50,6 +50,23 @@ class Instance:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers: the children of this instance's master process."""
+        return children(self.process.pid)
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (command) state ppid ...": the command may hold spaces, so split after it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
 
 def call(
     base: str,

@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from httpkit.errors import DetailSerializer
 from httpkit.openapi import error_responses
+from idempotency.decorators import idempotent
 
 from . import services
 from .serializers import VoteSerializer
@@ -39,6 +40,7 @@ class VoteView(APIView):
         },
         summary="Like a post, or take the like back",
     )
+    @idempotent("votes")
     def post(self, request):
         serializer = VoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

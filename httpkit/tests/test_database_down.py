@@ -4,17 +4,12 @@ traceback, /healthz stays 200 and /readyz says 503; once it is back the same wor
 serves normally. The same server shows whitenoise serving collected static files and the
 security headers of Django's deploy checklist."""
 
-import contextlib
-import glob
 import json
 import os
-import pwd
 import re
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -23,12 +18,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from testing.cluster import throwaway_cluster
+
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 PG_PORT = 54320
 WEB_PORT = 8230
 BASE = f"http://127.0.0.1:{WEB_PORT}"
-PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -66,67 +62,15 @@ def wait_until(predicate, seconds=30.0):
     raise AssertionError("timed out waiting")
 
 
-class Cluster:
-    """A PostgreSQL cluster in a temporary folder, run as a non-root user (initdb refuses root)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.data = folder / "data"
-        self.as_user = []
-        if os.geteuid() == 0:
-            owner = "postgres" if _user_exists("postgres") else "nobody"
-            shutil.chown(folder, user=owner)
-            self.as_user = ["runuser", "-u", owner, "--"]
-
-    def run(self, *args):
-        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=60)
-
-    def init(self):
-        self.run(f"{PG_BIN[-1]}/initdb", "-D", str(self.data), "-U", "blogapi", "--auth=trust", "-E", "UTF8")
-
-    def start(self):
-        options = f"-p {PG_PORT} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
-        self.run(
-            f"{PG_BIN[-1]}/pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.folder / "log"),
-            "-w",
-            "start",
-        )
-
-    def stop(self):
-        self.run(f"{PG_BIN[-1]}/pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    if not PG_BIN:
-        pytest.skip("needs PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
-    folder = Path(tempfile.mkdtemp(prefix="blogapi-pg-"))
-    cluster = Cluster(folder)
-    cluster.init()
-    cluster.start()
-    yield cluster
-    with contextlib.suppress(subprocess.CalledProcessError):
-        cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with throwaway_cluster(PG_PORT) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def server(cluster, tmp_path_factory):
-    database_url = f"postgres://blogapi@127.0.0.1:{PG_PORT}/postgres"
+    database_url = cluster.url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "blogapi.settings",

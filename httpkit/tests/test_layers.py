@@ -7,7 +7,14 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 # Lowest first; a package may import only packages on a lower layer (and itself).
-LAYERS = [{"httpkit", "bulk"}, {"accounts"}, {"posts"}, {"votes"}, {"fastapi_import", "demo"}]
+LAYERS = [
+    {"httpkit", "bulk"},
+    {"idempotency"},
+    {"accounts"},
+    {"posts"},
+    {"votes"},
+    {"fastapi_import", "demo"},
+]
 LAYER = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 
 

@@ -7,14 +7,16 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import lockout
 from accounts.models import RecoveryCode
+from idempotency.models import StoredAnswer
 
 
 class Command(BaseCommand):
     help = (
         "Delete recovery codes that can never work again (expired, spent or voided; kept an hour, "
         "as RECOVERY_CODES_PER_HOUR counts them), flush expired refresh tokens from the "
-        "outstanding-token list (their blacklist rows go with them) and failed password and code "
-        "checks that no brute-force window counts any more. "
+        "outstanding-token list (their blacklist rows go with them), failed password and code "
+        "checks that no brute-force window counts any more, and Idempotency-Key answers kept "
+        "longer than IDEMPOTENCY_KEY_HOURS. "
         "Safe to run from cron: it only removes dead rows, in short batches, and overlapping runs "
         "do not conflict."
     )
@@ -44,6 +46,9 @@ class Command(BaseCommand):
             batch_size=batch_size,
         )
         self._purge("failed checks", lockout.expired_failures(), dry_run=dry_run, batch_size=batch_size)
+        self._purge(
+            "idempotency keys", StoredAnswer.objects.expired(), dry_run=dry_run, batch_size=batch_size
+        )
 
     def _purge(self, label: str, queryset: QuerySet, *, dry_run: bool, batch_size: int) -> None:
         total = queryset.count()
