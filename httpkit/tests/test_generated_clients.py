@@ -414,6 +414,27 @@ def step_account(w: Walk):
     assert gone.error == m.OAuth2ErrorCodeEnum.INVALID_GRANT
 
 
+def step_idempotent_post(w: Walk):
+    """A retried post with the same Idempotency-Key gets the first answer and writes nothing."""
+    m, create = w.models, w.op("posts", "v1_posts_create")
+    assert "idempotency_key" in inspect.signature(create.sync_detailed).parameters
+    charles = w.bearer(w.state["charles"].access_token)
+    key = "walk-retry-1"
+    body = m.PostRequest(title="Retried", content="written once")
+    first = w.call(create, 201, "Post", client=charles, body=body, idempotency_key=key)
+    first_body = w.captures[-1]["body"]
+    again = w.call(create, 201, "Post", client=charles, body=body, idempotency_key=key)
+    assert w.captures[-1]["body"] == first_body
+    assert again.id == first.id
+    mine = w.op("posts", "v1_posts_mine_list")
+    found = w.call(mine, 200, "PaginatedPostList", client=charles, search="Retried")
+    assert [post.id for post in found.results] == [first.id]
+    other = m.PostRequest(title="Retried", content="another body")
+    w.call(create, 422, ERROR, client=charles, body=other, idempotency_key=key)
+    found = w.call(mine, 200, "PaginatedPostList", client=charles, search="Retried")
+    assert found.count == 1
+
+
 def step_refresh_and_log_out(w: Walk):
     m = w.models
     refresh, logout = w.op("auth", "v1_auth_token_refresh_create"), w.op("auth", "v1_auth_logout_create")
@@ -469,6 +490,7 @@ STEPS = [
     step_post_lists,
     step_likes,
     step_account,
+    step_idempotent_post,
     step_refresh_and_log_out,
     step_recovery_and_reset,
 ]
@@ -480,5 +502,5 @@ def test_generated_python_client_walks_the_whole_contract(client_package, server
     for step in STEPS:
         step(walk)
     statuses = {capture["status"] for capture in walk.captures}
-    assert {200, 201, 202, 400, 401, 403, 404, 409} <= statuses
+    assert {200, 201, 202, 400, 401, 403, 404, 409, 422} <= statuses
     (OUT / "responses.json").write_text(json.dumps(walk.captures, indent=1))
