@@ -321,9 +321,11 @@ class KeysetPagination(BasePagination):
             ),
             parameter(
                 self.offset_query_param,
-                f"How many results to skip (at most {self.max_offset:,}); past the end gives an "
-                "empty page. Not together with `cursor`.",
-                {"type": "integer", "minimum": 0, "maximum": self.max_offset, "default": 0},
+                f"How many results to skip (default 0, at most {self.max_offset:,}); past the end "
+                "gives an empty page. Not together with `cursor`.",
+                # No schema default: generated clients send a parameter's default on every call,
+                # and an offset next to a `next` link's cursor is refused.
+                {"type": "integer", "minimum": 0, "maximum": self.max_offset},
             ),
             parameter(
                 self.cursor_query_param,

@@ -135,6 +135,7 @@ class Walk:
     def __init__(self, package, schema: dict, base: str, inbox: Inbox):
         self.package, self.base, self.inbox = package, base, inbox
         self.models = importlib.import_module(f"{PACKAGE}.models")
+        self.unset = importlib.import_module(f"{PACKAGE}.types").UNSET
         self.anonymous = package.Client(base_url=base, raise_on_unexpected_status=True)
         # Literal paths first: /posts/mine/ is not /posts/{id}/.
         self.templates = [
@@ -221,15 +222,29 @@ def step_health(w: Walk):
 
 def step_register_and_log_in(w: Walk):
     m, create = w.models, w.op("users", "v1_users_create")
-    for address in ("ada@example.com", "charles@example.com"):
-        user = w.call(create, 201, "User", body=m.UserCreateRequest(email=address, password=PASSWORD))
-        assert user.email == address
-    w.call(create, 400, BAD_REQUEST, body=m.UserCreateRequest(email="ada@example.com", password=PASSWORD))
+    # Left out, the username comes from the email's local part, numbered when that one is taken.
+    for address, username, expected in (
+        ("ada@example.com", w.unset, "ada"),
+        ("charles@example.com", "babbage", "babbage"),
+        ("ada@example.org", w.unset, "ada2"),
+    ):
+        body = m.UserCreateRequest(email=address, password=PASSWORD, username=username)
+        user = w.call(create, 201, "UserOwn", body=body)
+        assert (user.email, user.username) == (address, expected)
+    w.call(create, 400, BAD_REQUEST, body=m.UserCreateRequest(email="ADA@example.com", password=PASSWORD))
     weak = w.call(create, 400, BAD_REQUEST, body=m.UserCreateRequest(email="new@example.com", password="123"))
     assert "password" in weak.additional_properties
+    for username in ("no spaces", "12345", "x" * 31, "Babbage"):
+        body = m.UserCreateRequest(email="new@example.com", password=PASSWORD, username=username)
+        refused = w.call(create, 400, FIELD_ERRORS, body=body)
+        assert list(refused.additional_properties) == ["username"], username
 
     token = w.op("auth", "v1_auth_token_create")
-    for address, key in (("ada@example.com", "ada"), ("charles@example.com", "charles")):
+    for address, key in (
+        ("ada@example.com", "ada"),
+        ("charles@example.com", "charles"),
+        ("ada@example.org", "ada2"),
+    ):
         pair = w.call(token, 200, "TokenPair", body=m.TokenObtainRequest(username=address, password=PASSWORD))
         assert pair.token_type == "bearer"
         assert pair.expires_in > 0
@@ -237,14 +252,19 @@ def step_register_and_log_in(w: Walk):
     body = m.TokenObtainRequest(
         username="ada@example.com", password="wrong-password", grant_type=m.GrantTypeEnum.PASSWORD
     )
-    w.call(token, 401, "OAuth2Error", body=body)
+    refused = w.call(token, 401, "OAuth2Error", body=body)
+    assert refused.error == m.OAuth2ErrorCodeEnum.INVALID_GRANT == "invalid_grant"
 
 
 def step_own_profile(w: Walk):
     me, detail = w.op("users", "v1_users_me_retrieve"), w.op("users", "v1_users_retrieve")
-    ada = w.call(me, 200, "User", client=w.bearer(w.state["ada"].access_token))
+    ada = w.call(me, 200, "UserOwn", client=w.bearer(w.state["ada"].access_token))
+    assert (ada.username, ada.email) == ("ada", "ada@example.com")
     w.state["ada_id"] = ada.id
-    w.call(detail, 200, "User", client=w.bearer(w.state["charles"].access_token), id=ada.id)
+    # Another user sees the public shape: no email, in the typed model nor in the raw body.
+    public = w.call(detail, 200, "UserPublic", client=w.bearer(w.state["charles"].access_token), id=ada.id)
+    assert (public.id, public.username, public.created_at) == (ada.id, ada.username, ada.created_at)
+    assert "email" not in w.captures[-1]["body"]
     w.call(detail, 404, ERROR, client=w.bearer(w.state["charles"].access_token), id=ada.id + 1000)
     w.call(me, 401, ERROR)
     rejected = w.call(me, 401, ERROR, client=w.bearer("not.a.token"))
@@ -262,6 +282,7 @@ def step_posts(w: Walk):
             create, 201, "Post", client=ada, body=m.PostRequest(title=f"Engine {number}", content="cogs")
         )
         assert post.published is True, "published defaults to true"
+        assert (post.owner.id, post.owner.username) == (w.state["ada_id"], "ada")
         ids.append(post.id)
     draft = w.call(
         create, 201, "Post", client=ada, body=m.PostRequest(title="Draft", content="later", published=False)
@@ -335,6 +356,85 @@ def step_likes(w: Walk):
     w.call(vote, 400, BAD_REQUEST, client=charles, body=m.VoteRequest(post_id=post_id, dir_=2))
 
 
+def step_account(w: Walk):
+    """The second Ada renames herself, changes her password and deletes her account."""
+    m, users = w.models, "users"
+    me, rename = w.op(users, "v1_users_me_retrieve"), w.op(users, "v1_users_me_partial_update")
+    change, delete = w.op(users, "v1_users_me_password_create"), w.op(users, "v1_users_me_destroy")
+    refresh = w.op("auth", "v1_auth_token_refresh_create")
+    charles = w.bearer(w.state["charles"].access_token)
+    old = w.state["ada2"]
+    client = w.bearer(old.access_token)
+
+    renamed = w.call(
+        rename, 200, "UserOwn", client=client, body=m.PatchedUserUpdateRequest(username="countess")
+    )
+    assert (renamed.username, renamed.email) == ("countess", "ada@example.org")
+    for username in ("-.-", "ADA", "babbage"):
+        refused = w.call(
+            rename, 400, FIELD_ERRORS, client=client, body=m.PatchedUserUpdateRequest(username=username)
+        )
+        assert list(refused.additional_properties) == ["username"], username
+    public = w.call(w.op(users, "v1_users_retrieve"), 200, "UserPublic", client=charles, id=renamed.id)
+    assert public.username == "countess"
+    assert "email" not in w.captures[-1]["body"]
+
+    wrong = m.PasswordChangeRequest(current_password="wrong-password", new_password=NEW_PASSWORD)
+    w.call(change, 400, BAD_REQUEST, client=client, body=wrong)
+    weak = m.PasswordChangeRequest(current_password=PASSWORD, new_password="123")
+    refused = w.call(change, 400, FIELD_ERRORS, client=client, body=weak)
+    assert "new_password" in refused.additional_properties
+    body = m.PasswordChangeRequest(current_password=PASSWORD, new_password=NEW_PASSWORD)
+    pair = w.call(change, 200, "TokenPair", client=client, body=body)
+    assert pair.token_type == "bearer"
+    ended = w.call(me, 401, ERROR, client=client)
+    assert ended.code == m.TokenRejectionCodeEnum.PASSWORD_CHANGED
+    w.call(refresh, 401, ERROR, body=m.RefreshTokenRequest(refresh_token=old.refresh_token))
+    client = w.bearer(pair.access_token)
+    w.call(me, 200, "UserOwn", client=client)
+
+    post = w.call(
+        w.op("posts", "v1_posts_create"),
+        201,
+        "Post",
+        client=client,
+        body=m.PostRequest(title="Notes", content="G"),
+    )
+    w.call(w.op("posts", "v1_posts_retrieve"), 200, "Post", client=charles, id=post.id)
+    w.call(delete, 400, BAD_REQUEST, client=client, body=m.PasswordConfirmRequest(password=PASSWORD))
+    w.call(delete, 204, None, client=client, body=m.PasswordConfirmRequest(password=NEW_PASSWORD))
+    w.call(me, 401, ERROR, client=client)
+    w.call(refresh, 401, ERROR, body=m.RefreshTokenRequest(refresh_token=pair.refresh_token))
+    w.call(w.op("posts", "v1_posts_retrieve"), 404, ERROR, client=charles, id=post.id)
+    left = w.call(w.op("posts", "v1_posts_list"), 200, "PaginatedPostList", client=charles, owner=renamed.id)
+    assert left.count == 0
+    w.call(w.op(users, "v1_users_retrieve"), 404, ERROR, client=charles, id=renamed.id)
+    body = m.TokenObtainRequest(username="ada@example.org", password=NEW_PASSWORD)
+    gone = w.call(w.op("auth", "v1_auth_token_create"), 401, "OAuth2Error", body=body)
+    assert gone.error == m.OAuth2ErrorCodeEnum.INVALID_GRANT
+
+
+def step_idempotent_post(w: Walk):
+    """A retried post with the same Idempotency-Key gets the first answer and writes nothing."""
+    m, create = w.models, w.op("posts", "v1_posts_create")
+    assert "idempotency_key" in inspect.signature(create.sync_detailed).parameters
+    charles = w.bearer(w.state["charles"].access_token)
+    key = "walk-retry-1"
+    body = m.PostRequest(title="Retried", content="written once")
+    first = w.call(create, 201, "Post", client=charles, body=body, idempotency_key=key)
+    first_body = w.captures[-1]["body"]
+    again = w.call(create, 201, "Post", client=charles, body=body, idempotency_key=key)
+    assert w.captures[-1]["body"] == first_body
+    assert again.id == first.id
+    mine = w.op("posts", "v1_posts_mine_list")
+    found = w.call(mine, 200, "PaginatedPostList", client=charles, search="Retried")
+    assert [post.id for post in found.results] == [first.id]
+    other = m.PostRequest(title="Retried", content="another body")
+    w.call(create, 422, ERROR, client=charles, body=other, idempotency_key=key)
+    found = w.call(mine, 200, "PaginatedPostList", client=charles, search="Retried")
+    assert found.count == 1
+
+
 def step_refresh_and_log_out(w: Walk):
     m = w.models
     refresh, logout = w.op("auth", "v1_auth_token_refresh_create"), w.op("auth", "v1_auth_logout_create")
@@ -389,6 +489,8 @@ STEPS = [
     step_posts,
     step_post_lists,
     step_likes,
+    step_account,
+    step_idempotent_post,
     step_refresh_and_log_out,
     step_recovery_and_reset,
 ]
@@ -400,5 +502,5 @@ def test_generated_python_client_walks_the_whole_contract(client_package, server
     for step in STEPS:
         step(walk)
     statuses = {capture["status"] for capture in walk.captures}
-    assert {200, 201, 202, 400, 401, 403, 404, 409} <= statuses
+    assert {200, 201, 202, 400, 401, 403, 404, 409, 422} <= statuses
     (OUT / "responses.json").write_text(json.dumps(walk.captures, indent=1))
