@@ -30,13 +30,13 @@ from django.conf import settings
 from django.db import connections
 
 from testing.cluster import throwaway_cluster
-from testing.live import Answer, Instance, call, gunicorn, production_env
+from testing.live import Answer, Instance, call, free_ports, gunicorn, production_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-# This test's own resources on the shared machine: ports 9700-9789 for gunicorn, 9790 for PostgreSQL.
+# This test's own resources on the shared machine: ports 9700-9789 for gunicorn, 9790-9799 for PostgreSQL.
 WEB_PORTS = range(9700, 9790)
-PG_PORT = 9790
+PG_PORT = free_ports(range(9790, 9800), 1)[0]
 PASSWORD = "chaos-monkey-horse-battery"
 THREADS = 6
 # Every FAULT_EVERY seconds, in turn: a worker is killed with SIGKILL, or every worker is stalled

@@ -19,11 +19,13 @@ import pytest
 from django.conf import settings
 
 from testing.cluster import throwaway_cluster
+from testing.live import free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-PG_PORT = 54320
-WEB_PORT = 8230
+# Free ports of this test's own ranges on the shared machine.
+PG_PORT = free_ports(range(54320, 54330), 1)[0]
+WEB_PORT = free_ports(range(8230, 8240), 1)[0]
 BASE = f"http://127.0.0.1:{WEB_PORT}"
 PASSWORD = "correct-horse-battery-staple"
 

@@ -8,12 +8,13 @@ import pytest
 from pytest_django.live_server_helper import LiveServer
 
 from conftest import PASSWORD
+from testing.live import free_ports
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PORT = 8220
+PORT = free_ports(range(8220, 8230), 1)[0]
 
 
 @pytest.fixture
