@@ -35,6 +35,13 @@ class RowComparison(Expression):
     long run of equal keys (thousands of posts with the same number of likes) starts where it
     should; the equivalent `a < x OR (a = x AND b < y)` scans and filters the run instead.
     SQLite understands row values too.
+
+    A strict comparison is written `(a, b) <= (x, y) AND (a, b) <> (x, y)`: the same rows and
+    the same index range, but PostgreSQL estimates a row comparison from its first column
+    alone, and `vote_count < 0` matches no row where `vote_count <= 0` matches every unliked
+    post. Believing one row was left past a `-votes` cursor among the unliked posts, it joined
+    the owners of all of them and sorted them (96-129 ms at 300,000 posts) instead of walking
+    the index and stopping after 11 rows (0.05 ms).
     """
 
     output_field = BooleanField()
@@ -63,7 +70,10 @@ class RowComparison(Expression):
         for column, value in zip(self.columns, self.values, strict=True):
             params.append(column.output_field.get_db_prep_value(value, connection))
         placeholders = ", ".join(["%s"] * len(self.values))
-        return f"({', '.join(left)}) {self.operator} ({placeholders})", params
+        row, values = f"({', '.join(left)})", f"({placeholders})"
+        if len(self.operator) == 2:
+            return f"{row} {self.operator} {values}", params
+        return f"{row} {self.operator}= {values} AND {row} <> {values}", params + params
 
 
 def reject_repeated(query_params, names) -> None:

@@ -44,11 +44,24 @@ def test_row_comparison_selects_what_the_column_comparisons_do(user, column, op)
 
 
 @pytest.mark.django_db
-def test_row_comparison_is_one_row_value_in_sql(user):
+@pytest.mark.parametrize(
+    ("op", "sql"),
+    [
+        ("<=", "{row} <= (5, 10)"),
+        (">=", "{row} >= (5, 10)"),
+        # Strict ones as the non-strict range minus the position itself, so PostgreSQL
+        # estimates the range from `vote_count <= 5`, not from `vote_count < 5`.
+        ("<", "{row} <= (5, 10) AND {row} <> (5, 10)"),
+        (">", "{row} >= (5, 10) AND {row} <> (5, 10)"),
+    ],
+)
+def test_row_comparison_is_row_values_in_sql(user, op, sql):
     make_post(user)
     with CaptureQueriesContext(connection) as queries:
-        list(Post.objects.filter(RowComparison(["vote_count", "id"], "<", [5, 10])))
-    assert '("posts_post"."vote_count", "posts_post"."id") < (' in queries.captured_queries[0]["sql"]
+        list(Post.objects.filter(RowComparison(["vote_count", "id"], op, [5, 10])))
+    row = '("posts_post"."vote_count", "posts_post"."id")'
+    where = queries.captured_queries[0]["sql"].split(" WHERE ", 1)[1].split(" ORDER BY ")[0]
+    assert where == sql.format(row=row)
 
 
 def test_row_comparison_takes_comparisons_only():
