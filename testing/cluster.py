@@ -12,6 +12,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,18 +45,20 @@ class Cluster:
         self.run(f"{PG_BIN[-1]}/initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8")
 
     def start(self) -> None:
+        """Start the server; a failed start is tried once more, then fails with the server's log."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
-        self.run(
-            f"{PG_BIN[-1]}/pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.folder / "log"),
-            "-w",
-            "start",
-        )
+        command = [f"{PG_BIN[-1]}/pg_ctl", "-D", str(self.data), "-o", options]
+        command += ["-l", str(self.folder / "log"), "-w", "start"]
+        for attempt in range(2):
+            try:
+                self.run(*command)
+                return
+            except subprocess.CalledProcessError:
+                if attempt:
+                    log = self.folder / "log"
+                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+                    pytest.fail(f"PostgreSQL did not start on port {self.port}:\n{tail}")
+                time.sleep(1)
 
     def stop(self) -> None:
         """Fast shutdown: open transactions are rolled back and every session is cut off."""
