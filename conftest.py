@@ -12,6 +12,17 @@ from rest_framework.test import APIClient
 from accounts.models import User
 
 PASSWORD = "correct-horse-battery-staple"
+# The list parameters of GET /api/v1/posts/ and /posts/mine/ (docs/api.md, "List parameters").
+LIST_PARAMETERS = (
+    "search",
+    "created_after",
+    "created_before",
+    "owner",
+    "ordering",
+    "limit",
+    "offset",
+    "cursor",
+)
 _emails = itertools.count(1)
 
 

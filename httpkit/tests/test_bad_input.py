@@ -5,7 +5,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from conftest import PASSWORD, login
+from conftest import LIST_PARAMETERS, PASSWORD, login
 from httpkit.converters import MAX_ID
 from posts.models import Post
 from posts.tests.factories import make_post
@@ -220,18 +220,6 @@ def test_unicode_email_domain_can_register_and_log_in(api_client):
         "token_type",
         "expires_in",
     }
-
-
-LIST_PARAMETERS = [
-    "search",
-    "created_after",
-    "created_before",
-    "owner",
-    "ordering",
-    "limit",
-    "offset",
-    "cursor",
-]
 
 
 @pytest.mark.django_db

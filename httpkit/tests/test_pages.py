@@ -95,16 +95,16 @@ print(json.dumps({"commands": len(get_commands()), "failures": failures}))
 """
 
 
+def run_python(*arguments: str) -> subprocess.CompletedProcess:
+    """This interpreter on `arguments`, in the project folder, with no environment at all."""
+    return subprocess.run(
+        [sys.executable, *arguments], cwd=ROOT, env=clean_env(), capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.slow
 def test_every_command_help_works_without_any_environment():
-    done = subprocess.run(
-        [sys.executable, "-c", EVERY_HELP],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_python("-c", EVERY_HELP)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["commands"] > 20
@@ -114,14 +114,7 @@ def test_every_command_help_works_without_any_environment():
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [["check"], ["migrate", "--plan"], ["seed_demo"], ["shell", "-c", "1"]])
 def test_production_still_refuses_to_run_without_a_secret_key(command):
-    done = subprocess.run(
-        [sys.executable, "manage.py", *command],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_python("manage.py", *command)
     assert done.returncode == 3
     assert "SECRET_KEY must be set" in done.stderr
 
@@ -129,13 +122,6 @@ def test_production_still_refuses_to_run_without_a_secret_key(command):
 @pytest.mark.slow
 @pytest.mark.parametrize("arguments", [[], ["help"], ["help", "migrate"], ["seed_demo", "-h"]])
 def test_help_in_every_spelling_works_without_any_environment(arguments):
-    done = subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_python("manage.py", *arguments)
     assert done.returncode == 0, done.stderr
     assert "Type 'manage.py help <subcommand>'" in done.stdout or "usage:" in done.stdout
