@@ -5,15 +5,18 @@
 3. registers and logs in the users over HTTP, then seeds posts and likes with generate_series;
 4. drives each scenario with wrk (bench/load.lua) pinned to another CPU and prints
    req/s, p50, p99 and non-2xx per scenario;
-5. grows the data to 1,000,000 posts / 5,000,000 likes and measures the feed at every depth
+5. copies the small data to a second database served by a second gunicorn (the reference),
+   grows the data to 1,000,000 posts / 5,000,000 likes and measures the feed at every depth
    (cursors 500,000 posts deep, made with the project's own encoder), filtered and searched,
-   each against the first page at the small size (target: at least 0.67 of its req/s);
-6. stops gunicorn and drops the database (also on failure or Ctrl-C).
+   each in `--rounds` rounds taking turns with the first page at the small size, so a drift of
+   the machine's speed falls on both (target: the median ratio at least 0.67);
+6. stops gunicorn and drops the databases (also on failure or Ctrl-C).
 
-With `--variant LABEL:VAR=VAL[,VAR=VAL...]` (repeatable) step 4 runs once per variant, each
-against a gunicorn restarted with those extra environment variables, on the same data (rows
-written by one variant's scenarios are deleted before the next), and a table compares every
-variant with the first; step 5 is then skipped. For example:
+With `--variant LABEL:VAR=VAL[,VAR=VAL...]` (repeatable) step 4 instead starts one gunicorn per
+variant, with those extra environment variables, on the same data, and runs each scenario
+`--rounds` times per variant, the variants taking turns (rows a scenario wrote are deleted before
+the next scenario); a table gives each variant's median req/s and the median of its per-round
+ratios to the first variant. Step 5 is then skipped. For example:
     --scenarios list,create --variant plain: --variant observed:METRICS_ENABLED=true,LOG_FORMAT=json
 Rate limits are off unless a variant turns them on (USER_RATE_LIMIT=600/min, ...).
 
@@ -24,6 +27,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,6 +122,12 @@ def parse_args() -> argparse.Namespace:
         metavar="LABEL:VAR=VAL[,VAR=VAL...]",
         help="run the scenarios once per variant with these extra server variables (repeatable)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="comparisons (variants, the feed against the small first page) run this many times in turn",
+    )
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1M-post feed scenarios")
     parser.add_argument("--keep", action="store_true", help="leave the database in place")
     parser.add_argument("--json", help="also write the results to this file")
@@ -150,6 +160,7 @@ class Server:
     """gunicorn with the project's config, pinned, on a database of its own."""
 
     def __init__(self, args: argparse.Namespace, database_url: str, logfile: Path):
+        self.args = args
         self.url = f"http://127.0.0.1:{args.port}"
         self.env = {
             **os.environ,
@@ -168,6 +179,13 @@ class Server:
         self.cpus = args.server_cpus
         self.logfile = logfile
         self.process: subprocess.Popen | None = None
+
+    def sibling(self, port: int, extra_env: dict[str, str]) -> "Server":
+        """Another gunicorn on `port`, same secret and CPU, with `extra_env` on top (not started)."""
+        other = Server(self.args, self.env["DATABASE_URL"], self.logfile.with_suffix(f".{port}.log"))
+        other.url = f"http://127.0.0.1:{port}"
+        other.env = other.base_env = {**self.base_env, **extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        return other
 
     def restart(self, extra_env: dict[str, str]) -> None:
         """Serve again with `extra_env` on top of the bench's settings (same secret, same data)."""
@@ -377,20 +395,59 @@ def print_table(title: str, rows: list[dict]) -> None:
     print(flush=True)
 
 
-def print_variants(rows: list[dict]) -> None:
-    """Each scenario under each variant, with req/s and p50 as ratios to the first variant."""
-    print("\nVariants (ratios against the first variant of each scenario)")
+def in_turns(args, contenders: list[tuple[str, "Server", dict]], connections: int) -> dict[str, list[dict]]:
+    """Every contender measured `args.rounds` times, taking turns, the first to go moving on each
+    round: a drift of the machine's speed falls on all of them alike, not on whichever ran last."""
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in contenders}
+    for turn in range(max(args.rounds, 1)):
+        shift = turn % len(contenders)
+        for label, server, spec in contenders[shift:] + contenders[:shift]:
+            runs[label].append(run_wrk(args, server, label, spec, connections))
+    return runs
+
+
+def summarize(runs: dict[str, list[dict]]) -> list[dict]:
+    """Medians per contender; each round's req/s is divided by the first contender's same round."""
+    first = next(iter(runs.values()))
+    rows = []
+    for label, measured in runs.items():
+        ratios = sorted(row["rps"] / base["rps"] for row, base in zip(measured, first, strict=True))
+        codes: dict[int, int] = {}
+        for row in measured:
+            for code, n in row["codes"].items():
+                codes[code] = codes.get(code, 0) + n
+        rows.append(
+            {
+                "label": label,
+                "rps": statistics.median(row["rps"] for row in measured),
+                "rps_all": [round(row["rps"], 1) for row in measured],
+                "ratio": statistics.median(ratios),
+                "ratio_min": ratios[0],
+                "ratio_max": ratios[-1],
+                "p50_ms": statistics.median(row["p50_ms"] for row in measured),
+                "p99_ms": statistics.median(row["p99_ms"] for row in measured),
+                "non_2xx": sum(row["non_2xx"] for row in measured),
+                "5xx": sum(row["5xx"] for row in measured),
+                "codes": dict(sorted(codes.items())),
+            }
+        )
+    return rows
+
+
+def print_variants(rows: list[dict], rounds: int) -> None:
+    """Each scenario under each variant: median req/s, and the median of its per-round ratios."""
+    print(f"\nVariants, {rounds} rounds in turn (ratio: median and range of each round's req/s")
+    print("over the first variant's in the same round)")
     print(
-        f"{'scenario':<16}{'variant':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-        f"{'5xx':>6}{'req/s x':>9}{'p50 x':>8}"
+        f"{'scenario':<14}{'variant':<14}{'req/s':>8}{'ratio':>7}{'range':>12}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'non-2xx':>8}{'5xx':>5}  each round's req/s"
     )
-    first: dict[str, dict] = {}
     for row in rows:
-        base = first.setdefault(row["scenario"], row)
+        spread = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
         print(
-            f"{row['scenario']:<16}{row['variant']:<14}{row['rps']:>9.1f}{row['p50_ms']:>9.2f}"
-            f"{row['p99_ms']:>9.2f}{row['non_2xx']:>9}{row['5xx']:>6}"
-            f"{row['rps'] / base['rps']:>9.2f}{row['p50_ms'] / base['p50_ms']:>8.2f}"
+            f"{row['scenario']:<14}{row['variant']:<14}{row['rps']:>8.1f}{row['ratio']:>7.2f}{spread:>12}"
+            f"{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['non_2xx']:>8}{row['5xx']:>5}  "
+            + " ".join(f"{rps:.0f}" for rps in row["rps_all"])
         )
     print(flush=True)
 
@@ -449,6 +506,20 @@ def feed_specs(server: Server, users: list[dict], posts: int) -> dict[str, dict]
     return {name: {"path": path, "tokens": tokens} for name, path in paths.items()}
 
 
+def copy_database(admin, source: str, target: str) -> None:
+    """`target` made afresh as a copy of `source`, once the sessions on `source` have ended."""
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{target}"')
+        for attempt in range(50):
+            try:
+                cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+                return
+            except psycopg2.errors.ObjectInUse:  # a closed session's backend has not exited yet
+                if attempt == 49:
+                    raise
+                time.sleep(0.2)
+
+
 def main() -> int:
     args = parse_args()
     base = args.pg.rstrip("/")
@@ -459,6 +530,8 @@ def main() -> int:
         cursor.execute(f'CREATE DATABASE "{args.db}"')
     logfile = Path(tempfile.gettempdir()) / f"{args.db}-gunicorn.log"
     server = Server(args, f"{base}/{args.db}", logfile)
+    small_db = f"{args.db}_small"
+    others: list[Server] = []  # the variants' servers, the small copy's server
     db = None
     results: dict = {"scenarios": [], "scaling": [], "variants": []}
     if args.variant:
@@ -480,12 +553,6 @@ def main() -> int:
             post_ids = [str(row[0]) for row in cursor.fetchall()]
         db.commit()
         tokens = [user["token"] for user in users]
-
-        reference = None
-        if not args.no_scaling:
-            first_page = {"path": "/api/v1/posts/?limit=10", "tokens": tokens}
-            reference = run_wrk(args, server, "first page", first_page, args.connections)
-            log(f"first page at {small}: {reference['rps']:.1f} req/s")
 
         scenarios = {
             "list": {"path": "/api/v1/posts/?limit=10&offset=0", "tokens": tokens},
@@ -521,62 +588,88 @@ def main() -> int:
         if unknown := [name for name in names if name not in scenarios]:
             raise SystemExit(f"unknown scenarios {unknown}; known: {', '.join(scenarios)}")
 
-        def run_scenarios(label: str | None = None) -> list[dict]:
+        def run_scenarios() -> list[dict]:
             rows = []
             for name in names:
                 connections = args.login_connections if name == "login" else args.connections
-                row = run_wrk(args, server, name, scenarios[name], connections)
-                rows.append(row if label is None else {"variant": label, **row})
+                rows.append(run_wrk(args, server, name, scenarios[name], connections))
+                row = rows[-1]
                 log(f"{name}: {row['rps']:.1f} req/s, p50 {row['p50_ms']:.2f} ms, codes {row['codes']}")
             return rows
 
         if args.variant:
             seeded = marks(db)
-            for label, extra_env in args.variant:
-                server.restart(extra_env)
-                log(f"variant {label}: {extra_env or 'no extra variables'}")
-                results["variants"] += [{**row, "env": extra_env} for row in run_scenarios(label)]
+            server.stop()
+            contenders = []
+            for number, (label, extra_env) in enumerate(args.variant, start=1):
+                others.append(server.sibling(args.port + number, extra_env))
+                others[-1].start()
+                contenders.append((label, others[-1]))
+                log(f"variant {label} at {others[-1].url}: {extra_env or 'no extra variables'}")
+            for name in names:
+                connections = args.login_connections if name == "login" else args.connections
+                spec = scenarios[name]
+                runs = in_turns(args, [(label, one, spec) for label, one in contenders], connections)
+                for row in summarize(runs):
+                    results["variants"].append({"scenario": name, "variant": row["label"], **row})
+                    figures = f"{row['rps']:.1f} req/s, {row['ratio']:.2f} of the first variant"
+                    log(f"{name} {row['label']}: {figures}")
                 restore(db, seeded)
-            results["variants"].sort(key=lambda row: names.index(row["scenario"]))
-            print_variants(results["variants"])
+            print_variants(results["variants"], args.rounds)
         else:
             results["scenarios"] = run_scenarios()
             print_table(f"blogapi on CPU {server.cpus or 'any'}, {small} at the start", results["scenarios"])
 
         if not args.no_scaling:
+            # The reference, the first page at the small size, is served from a copy of the small
+            # data by a second gunicorn and measured in turns with each feed request.
+            server.stop()
+            db.close()
+            copy_database(admin, args.db, small_db)
+            db = psycopg2.connect(f"{base}/{args.db}")
+            server.start()
+            others.append(server.sibling(args.port + 1, {"DATABASE_URL": f"{base}/{small_db}"}))
+            reference_server = others[-1]
+            reference_server.start()
+            log(f"the small data copied to {small_db}, served at {reference_server.url}")
             log(f"growing the data to {args.big_posts:,} posts / {args.big_votes:,} likes")
             seed_posts(db, total=args.big_posts, user_ids=[user["id"] for user in users])
             seed_votes(db, total=args.big_votes)
             analyze(db)
             big = sizes(db)
             log(f"now {big}")
-            results["reference"] = reference
+            first_page = {"path": "/api/v1/posts/?limit=10", "tokens": tokens}
             for name, spec in feed_specs(server, users, args.big_posts).items():
-                row = run_wrk(args, server, name, spec, args.connections)
-                row["ratio"] = row["rps"] / reference["rps"]
+                contenders = [("small first page", reference_server, first_page), (name, server, spec)]
+                reference, row = summarize(in_turns(args, contenders, args.connections))
+                row.update(scenario=name, reference_rps=reference["rps"])
                 results["scaling"].append(row)
-                log(f"{name} at {big}: {row['rps']:.1f} req/s ({row['ratio']:.2f} of the small first page)")
-            print(f"\nThe feed at {big}, against the first page at {small}: {reference['rps']:.1f} req/s")
-            # Also against the first page at the big size, measured seconds apart: on a busy
-            # machine the load drifts between the two phases, not within one.
-            big_first = results["scaling"][0]["rps"]
-            header = (
-                f"{'request':<22}{'req/s':>8}{'ratio':>7}{'vs big':>8}{'p50 ms':>9}{'p99 ms':>9}{'5xx':>5}"
+                log(
+                    f"{name} at {big}: {row['rps']:.1f} req/s, {row['ratio']:.2f} of the small first page"
+                    f" ({reference['rps']:.1f} req/s in the same rounds)"
+                )
+            print(
+                f"\nThe feed at {big}, each request in {args.rounds} rounds in turn with the first page"
+                f" at {small}\n(ratio: median and range of each round's req/s over the first page's)"
             )
-            print(f"{header}  target 0.67")
+            header = f"{'request':<22}{'req/s':>8}{'first p.':>9}{'ratio':>7}{'range':>12}"
+            print(f"{header}{'p50 ms':>9}{'p99 ms':>9}{'5xx':>5}  target 0.67")
             for row in results["scaling"]:
                 verdict = "ok" if row["ratio"] >= 0.67 and not row["5xx"] else "MISSED"
-                figures = f"{row['rps']:>8.1f}{row['ratio']:>7.2f}{row['rps'] / big_first:>8.2f}"
+                spread = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
+                figures = f"{row['rps']:>8.1f}{row['reference_rps']:>9.1f}{row['ratio']:>7.2f}{spread:>12}"
                 latency = f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['5xx']:>5}"
                 print(f"{row['scenario']:<22}{figures}{latency}  {verdict}")
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     finally:
-        server.stop()
+        for one in [server, *others]:
+            one.stop()
         if db is not None:
             db.close()
-        if not args.keep:
-            with admin.cursor() as cursor:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{small_db}"')
+            if not args.keep:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
         admin.close()
     return 0
