@@ -14,7 +14,7 @@ help:
 	@echo "make test    set up and run the test suite (DATABASE_URL picks the database)"
 	@echo "make lint    ruff lint and format check"
 	@echo "make clients generate Python and TypeScript clients and check them on a live server"
-	@echo "make bench   load-test gunicorn on one core with wrk (PostgreSQL; a few minutes)"
+	@echo "make bench   load-test gunicorn on one core with wrk (PostgreSQL; about 15 minutes)"
 
 $(BIN)/python:
 	@echo ">> creating virtualenv $(VENV)"
