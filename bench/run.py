@@ -122,7 +122,7 @@ def parse_args() -> argparse.Namespace:
         type=variant,
         default=[],
         metavar="LABEL:VAR=VAL[,VAR=VAL...]",
-        help="run the scenarios once per variant with these extra server variables (repeatable)",
+        help="a gunicorn of its own with these extra variables; scenarios run in turns (repeatable)",
     )
     parser.add_argument(
         "--rounds",
@@ -182,7 +182,6 @@ class Server:
             "ACCESS_TOKEN_LIFETIME_MINUTES": "240",
             "GUNICORN_BIND": f"127.0.0.1:{args.port}",
         }
-        self.base_env = self.env
         self.cpus = args.server_cpus
         self.logfile = logfile
         self.process: subprocess.Popen | None = None
@@ -191,14 +190,8 @@ class Server:
         """Another gunicorn on `port`, same secret and CPU, with `extra_env` on top (not started)."""
         other = Server(self.args, self.env["DATABASE_URL"], self.logfile.with_suffix(f".{port}.log"))
         other.url = f"http://127.0.0.1:{port}"
-        other.env = other.base_env = {**self.base_env, **extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        other.env = {**self.env, **extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
         return other
-
-    def restart(self, extra_env: dict[str, str]) -> None:
-        """Serve again with `extra_env` on top of the bench's settings (same secret, same data)."""
-        self.stop()
-        self.env = {**self.base_env, **extra_env}
-        self.start()
 
     def manage(self, *command: str) -> None:
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
