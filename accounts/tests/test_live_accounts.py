@@ -352,6 +352,19 @@ def test_successful_reset_lifts_the_lock(servers, inbox):
     assert log_in(a, "dana@live.example", NEW_PASSWORD).status == 200
 
 
+def send_wrong_codes(base: str, address: str, *, next_to: str, times: int = 5) -> None:
+    """`times` resets with a code one above `next_to` (so wrong); each gets the one 400."""
+    wrong = f"{(int(next_to) + 1) % 10**6:06d}"
+    for _ in range(times):
+        answer = call(
+            base,
+            "POST",
+            "/api/v1/auth/password-reset/",
+            body={"email": address, "code": wrong, "new_password": NEW_PASSWORD},
+        )
+        assert (answer.status, answer.body) == (400, INVALID_CODE)
+
+
 def wait_for_code(inbox: Inbox, to: str, count: int = 1) -> str:
     deadline = time.monotonic() + 10
     while inbox.count(to) < count and time.monotonic() < deadline:
@@ -511,30 +524,14 @@ def test_recovery_limits(servers, inbox):
     assert call(a, "POST", "/api/v1/auth/password-recovery/", body={"email": "bad"}).status == 400
 
     # Ten wrong codes (the last code voids after five, an older one counts nothing more).
-    wrong = f"{(int(last) + 1) % 10**6:06d}"
-    for _ in range(5):
-        answer = call(
-            a,
-            "POST",
-            "/api/v1/auth/password-reset/",
-            body={"email": "fay@live.example", "code": wrong, "new_password": NEW_PASSWORD},
-        )
-        assert (answer.status, answer.body) == (400, INVALID_CODE)
+    send_wrong_codes(a, "fay@live.example", next_to=last)
     # An hour later (the codes' creation times moved back), codes are sent again.
     RecoveryCode.objects.update(created_at=timezone.now() - timedelta(hours=1, minutes=1))
     assert (
         call(b, "POST", "/api/v1/auth/password-recovery/", body={"email": "fay@live.example"}).status == 202
     )
     code = wait_for_code(inbox, "fay@live.example", 4)
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
-    for _ in range(5):
-        answer = call(
-            b,
-            "POST",
-            "/api/v1/auth/password-reset/",
-            body={"email": "fay@live.example", "code": wrong, "new_password": NEW_PASSWORD},
-        )
-        assert (answer.status, answer.body) == (400, INVALID_CODE)
+    send_wrong_codes(b, "fay@live.example", next_to=code)
     assert (
         call(a, "POST", "/api/v1/auth/password-recovery/", body={"email": "fay@live.example"}).status == 202
     )

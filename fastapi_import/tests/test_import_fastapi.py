@@ -117,13 +117,7 @@ def make_source():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the FastAPI source is a real PostgreSQL database")
     server = connection.settings_dict
-    admin = psycopg2.connect(
-        dbname=server["NAME"],
-        user=server["USER"],
-        password=server["PASSWORD"] or None,
-        host=server["HOST"],
-        port=server["PORT"],
-    )
+    admin = psycopg2.connect(**connection.get_connection_params())
     admin.autocommit = True
     sources: list[SourceDatabase] = []
 

@@ -325,15 +325,8 @@ def test_the_schema_documents_the_key_on_the_two_writes(api_client):
 def test_a_repeat_while_the_first_is_running_is_409(auth_client, user):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite runs one writer at a time: a repeat waits for the first and gets its answer")
-    settings_dict = connection.settings_dict
     # The first request, still running in another session: it holds the claim, uncommitted.
-    first = psycopg2.connect(
-        dbname=settings_dict["NAME"],
-        user=settings_dict["USER"],
-        password=settings_dict["PASSWORD"],
-        host=settings_dict["HOST"] or "127.0.0.1",
-        port=settings_dict["PORT"] or 5432,
-    )
+    first = psycopg2.connect(**connection.get_connection_params())
     try:
         now = timezone.now()
         fingerprint = body_fingerprint(POST)
