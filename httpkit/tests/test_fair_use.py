@@ -252,6 +252,14 @@ def test_the_redis_counter_gives_a_stray_key_without_expiry_one(redis_cache):
     assert 0 < redis_cache.pttl(key) <= 60_000
 
 
+def test_the_redis_counter_sends_its_script_again_after_a_redis_restart(redis_cache):
+    assert count_hits({"budget:test:4": 60}, time.time())["budget:test:4"][0] == 1
+    # A restarted Redis has forgotten the script that EVALSHA names.
+    redis_cache.script_flush()
+    assert count_hits({"budget:test:4": 60}, time.time())["budget:test:4"][0] == 2
+    assert count_hits({"budget:test:4": 60}, time.time())["budget:test:4"][0] == 3
+
+
 def test_a_request_counts_all_its_budgets_in_one_cache_call(budgets, redis_cache, auth_client, monkeypatch):
     calls = []
 
