@@ -3,8 +3,10 @@
 The first request with a key runs in one transaction that also claims the key and records the
 answer (queries.py): a crash or a lost database leaves neither the write nor the key, and a
 committed write always has its answer kept. Repeats get the kept answer; a 5xx is rolled back
-with the claim, so a retry after it runs again. The header's syntax and its error answers are
-HTTP matters, in httpkit/idempotency.py.
+with the claim, so a retry after it runs again. A handler whose one write is a new row
+(`writes_one_row`) needs no transaction on PostgreSQL: the row's INSERT keeps the answer
+itself (writes.py). The header's syntax and its error answers are HTTP matters, in
+httpkit/idempotency.py.
 """
 
 import hashlib
@@ -14,7 +16,7 @@ from functools import wraps
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -29,14 +31,17 @@ from httpkit.idempotency import (
     mark_takes_idempotency_key,
 )
 
-from . import queries
+from . import queries, writes
 
 _valid_key = re.compile(KEY_PATTERN).fullmatch
 _fallback = JSONEncoder()
 
 
-def idempotent(endpoint: str):
-    """Let the decorated handler take an Idempotency-Key; `endpoint` names it in the key's scope."""
+def idempotent(endpoint: str, *, writes_one_row: bool = False):
+    """Let the decorated handler take an Idempotency-Key; `endpoint` names it in the key's scope.
+
+    `writes_one_row`: the handler's only write is one new row, saved with `writes.save_new`.
+    """
 
     def decorate(handler):
         @wraps(handler)
@@ -49,7 +54,10 @@ def idempotent(endpoint: str):
             if settings.IDEMPOTENCY_KEY_HOURS <= 0:
                 # Switched off: the key is checked, then the request runs as if it had none.
                 return handler(view, request, *args, **kwargs)
-            return _answer_once(view, request, handler, args, kwargs, endpoint=endpoint, key=key)
+            keeping = _keeping(request, endpoint, key)
+            if writes_one_row and connection.vendor == "postgresql":
+                return _answer_in_the_write(view, request, handler, args, kwargs, keeping)
+            return _answer_once(view, request, handler, args, kwargs, keeping)
 
         mark_takes_idempotency_key(keyed)
         return keyed
@@ -57,32 +65,82 @@ def idempotent(endpoint: str):
     return decorate
 
 
-def _answer_once(view, request, handler, args, kwargs, *, endpoint: str, key: str) -> Response:
-    user_id = request.user.pk
-    fingerprint = body_fingerprint(request.data)
+def _keeping(request, endpoint: str, key: str) -> queries.Keeping:
     now = timezone.now()
+    return queries.Keeping(
+        user_id=request.user.pk,
+        endpoint=endpoint,
+        key=key,
+        fingerprint=body_fingerprint(request.data),
+        now=now,
+        expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS),
+    )
+
+
+def _answer_once(view, request, handler, args, kwargs, keeping: queries.Keeping) -> Response:
     with transaction.atomic():
         claim_id = queries.claim(
-            lock_id=_lock_id(user_id, endpoint, key),
-            user_id=user_id,
-            endpoint=endpoint,
-            key=key,
-            fingerprint=fingerprint,
-            now=now,
-            expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS),
+            lock_id=_lock_id(keeping.user_id, keeping.endpoint, keeping.key),
+            user_id=keeping.user_id,
+            endpoint=keeping.endpoint,
+            key=keeping.key,
+            fingerprint=keeping.fingerprint,
+            now=keeping.now,
+            expires_at=keeping.expires_at,
         )
         if claim_id is not None:
             response = _run(view, request, handler, args, kwargs)
             if response.status_code >= 500:
                 transaction.set_rollback(True)
             else:
-                body = orjson.dumps(response.data, default=_fallback.default).decode()
+                body = writes.encode_answer(response.data)
                 queries.answer(claim_id=claim_id, status=response.status_code, body=body)
             return response
-        kept = queries.kept(user_id=user_id, endpoint=endpoint, key=key, now=now)
+        return _kept_answer(keeping)
+
+
+def _answer_in_the_write(view, request, handler, args, kwargs, keeping: queries.Keeping) -> Response:
+    """The handler's new row keeps the answer in its own INSERT; a kept key fails that INSERT.
+
+    No claim comes first, so no repeat ever finds this one "still running": a repeat that
+    reaches the database while the first's INSERT is in flight waits the moment it takes and
+    then gets its answer. An answer without a write (a 4xx) is kept on its own.
+    """
+    for attempt in (1, 2):
+        pending = writes.Pending(keeping)
+        setattr(request, writes.PENDING, pending)
+        try:
+            response = _run(view, request, handler, args, kwargs)
+        except IntegrityError as error:
+            if not queries.key_taken(error):
+                raise
+            kept = _kept(keeping)
+            if kept is None and attempt == 1 and queries.drop_expired(keeping):
+                continue  # the key's answer had expired: this request is a new one
+            return _replay(kept, keeping)
+        finally:
+            delattr(request, writes.PENDING)
+        if pending.kept or response.status_code >= 500:
+            return response
+        if queries.keep(keeping, response.status_code, writes.encode_answer(response.data)):
+            return response
+        return _kept_answer(keeping)
+    raise AssertionError("unreachable: the second attempt always answers")
+
+
+def _kept_answer(keeping: queries.Keeping) -> Response:
+    return _replay(_kept(keeping), keeping)
+
+
+def _kept(keeping: queries.Keeping) -> queries.Kept | None:
+    return queries.kept(user_id=keeping.user_id, endpoint=keeping.endpoint, key=keeping.key, now=keeping.now)
+
+
+def _replay(kept: queries.Kept | None, keeping: queries.Keeping) -> Response:
+    """The kept answer given again; 409 while the request holding the key is still running."""
     if kept is None:
         raise KeyInUse
-    if kept.fingerprint != fingerprint:
+    if kept.fingerprint != keeping.fingerprint:
         raise KeyReused
     response = Response(orjson.loads(kept.body), status=kept.status)
     response[REPLAYED_HEADER] = "true"
@@ -90,7 +148,7 @@ def _answer_once(view, request, handler, args, kwargs, *, endpoint: str, key: st
 
 
 def _run(view, request, handler, args, kwargs) -> Response:
-    """The handler's answer, its API errors (404, 409, ...) included, inside the transaction."""
+    """The handler's answer, its API errors (404, 409, ...) included (inside the transaction, if any)."""
     try:
         return handler(view, request, *args, **kwargs)
     except Exception as exc:  # handle_exception re-raises what is not an API error

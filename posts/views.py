@@ -2,13 +2,14 @@ import hashlib
 
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 
 from httpkit.openapi import error_responses
 from httpkit.pagination import reject_repeated
 from idempotency.decorators import idempotent
+from idempotency.writes import save_new
 
 from .filters import DEFAULT_ORDERING, PostFilter
 from .models import Post, PostCount
@@ -95,12 +96,17 @@ class PostViewSet(viewsets.ModelViewSet):
         digest = hashlib.sha256(repr(chosen).encode()).hexdigest()
         return f"posts:count:{self.action}:{viewer}:{digest}"
 
-    @idempotent("posts")
+    @idempotent("posts", writes_one_row=True)
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.save(owner=self.request.user)
+        # save_new rather than serializer.save(): under an Idempotency-Key the INSERT also keeps
+        # the answer, rendered by the serializer from the post about to be written.
+        post = Post(owner=self.request.user, **serializer.validated_data)
+        render = lambda: serializer.to_representation(post)  # noqa: E731
+        save_new(self.request, post, render=render, status=status.HTTP_201_CREATED)
+        serializer.instance = post
 
     @extend_schema(
         summary="Your posts, drafts included", responses=PostSerializer(many=True), parameters=[LINK_HEADER]

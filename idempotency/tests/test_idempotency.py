@@ -1,5 +1,6 @@
 """API.md, Idempotent retries: Idempotency-Key on POST /api/v1/posts/ and POST /api/v1/votes/."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from io import StringIO
 
@@ -9,6 +10,7 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.mixins import CreateModelMixin
 
 from idempotency import queries
 from idempotency.decorators import _lock_id, body_fingerprint
@@ -51,25 +53,35 @@ def test_a_repeat_writes_nothing(auth_client):
     writes = [q["sql"] for q in repeat.captured_queries if q["sql"].startswith(("UPDATE", "DELETE"))]
     assert writes == []
     inserts = [q["sql"] for q in repeat.captured_queries if q["sql"].startswith(("INSERT", "WITH"))]
-    assert len(inserts) == 1  # the claim, refused by the kept row
+    # SQLite: the claim, refused by the kept row. PostgreSQL: the post's INSERT keeping the key,
+    # refused as a whole.
+    assert len(inserts) == 1
     assert StoredAnswer.objects.count() == 1
+    assert Post.objects.count() == 1
 
 
-def test_a_keyed_create_costs_one_insert_and_one_update_more(auth_client):
+def test_a_keyed_create_costs_no_statement_more_on_postgresql(auth_client):
     with CaptureQueriesContext(connection) as plain:
         auth_client.post("/api/v1/posts/", POST, format="json")
     with CaptureQueriesContext(connection) as keyed:
         assert create(auth_client).status_code == 201
 
     def statements(captured):
-        return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+        # Savepoints are the test's transaction; a keyed create draws post ids 64 at a time.
+        return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"] and "nextval" not in q["sql"]]
 
-    extra = statements(keyed.captured_queries)[len(statements(plain.captured_queries)) :]
-    assert len(statements(keyed.captured_queries)) == len(statements(plain.captured_queries)) + 2
-    assert [sql.split()[0] for sql in statements(keyed.captured_queries) if "idempotency_" in sql] == [
-        "INSERT" if connection.vendor == "sqlite" else "WITH",
-        "UPDATE",
-    ], extra
+    plain_sql, keyed_sql = statements(plain.captured_queries), statements(keyed.captured_queries)
+    keeping = [sql.split()[0] for sql in keyed_sql if "idempotency_" in sql]
+    if connection.vendor == "postgresql":
+        assert len(keyed_sql) == len(plain_sql)
+        # The post's own INSERT keeps the key and its answer.
+        (insert,) = [sql for sql in keyed_sql if "posts_post" in sql and "INSERT" in sql]
+        assert insert.startswith("WITH kept AS (INSERT INTO idempotency_storedanswer")
+        assert keeping == ["WITH"]
+    else:
+        # A claim before the write and the answer after it, in one transaction.
+        assert len(keyed_sql) == len(plain_sql) + 2
+        assert keeping == ["INSERT", "UPDATE"]
 
 
 def test_the_same_body_in_another_key_order_is_a_repeat(auth_client, user):
@@ -159,7 +171,7 @@ def test_a_server_error_is_not_kept_and_the_retry_runs_again(auth_client, user, 
         raise error
 
     with monkeypatch.context() as patched:
-        patched.setattr(PostSerializer, "save", fail)
+        patched.setattr(Post, "save", fail)
         auth_client.raise_request_exception = False
         failed = create(auth_client)
     assert failed.status_code in (500, 503)
@@ -170,20 +182,39 @@ def test_a_server_error_is_not_kept_and_the_retry_runs_again(auth_client, user, 
     assert Post.objects.filter(owner=user).count() == 1
 
 
-def test_a_write_that_fails_after_inserting_leaves_neither_post_nor_key(auth_client, user, monkeypatch):
-    original = PostSerializer.to_representation
+def test_a_failure_after_the_write_leaves_one_post_for_the_retry(auth_client, user, monkeypatch):
+    def fail_after_the_insert(self, data):
+        assert Post.objects.filter(owner=user).exists()
+        raise RuntimeError("crash between the write and the response")
 
-    def fail_after_the_insert(self, post):
-        assert Post.objects.filter(pk=post.pk).exists()
-        raise RuntimeError("crash between the write and the answer")
+    with monkeypatch.context() as patched:
+        patched.setattr(CreateModelMixin, "get_success_headers", fail_after_the_insert)
+        auth_client.raise_request_exception = False
+        assert create(auth_client).status_code == 500
+    retried = create(auth_client)
+    assert retried.status_code == 201
+    assert Post.objects.filter(owner=user).count() == 1
+    assert StoredAnswer.objects.count() == 1
+    if connection.vendor == "postgresql":
+        # The post and its answer were kept by one statement: the retry gets that answer.
+        assert retried.headers["Idempotent-Replayed"] == "true"
+        assert retried.json()["id"] == Post.objects.get().pk
+    else:
+        # The transaction around claim, post and answer was rolled back: the retry ran again.
+        assert "Idempotent-Replayed" not in retried.headers
 
-    monkeypatch.setattr(PostSerializer, "to_representation", fail_after_the_insert)
-    auth_client.raise_request_exception = False
-    assert create(auth_client).status_code == 500
-    assert not Post.objects.exists()
+
+def test_a_write_the_database_refuses_keeps_no_answer(auth_client, user, monkeypatch):
+    # An empty title gets past the patched validation but not the table's check constraint.
+    with monkeypatch.context() as patched:
+        patched.setattr(PostSerializer, "validate", lambda self, attrs: {**attrs, "title": ""})
+        auth_client.raise_request_exception = False
+        assert create(auth_client).status_code == 500
     assert not StoredAnswer.objects.exists()
-    monkeypatch.setattr(PostSerializer, "to_representation", original)
-    assert create(auth_client).status_code == 201
+    assert not Post.objects.exists()
+    retried = create(auth_client)
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
     assert Post.objects.filter(owner=user).count() == 1
 
 
@@ -322,42 +353,82 @@ def test_the_schema_documents_the_key_on_the_two_writes(api_client):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_repeat_while_the_first_is_running_is_409(auth_client, user):
+def test_a_repeat_while_the_first_is_running_is_409(auth_client, user, other_user):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite runs one writer at a time: a repeat waits for the first and gets its answer")
-    # The first request, still running in another session: it holds the claim, uncommitted.
+    post = make_post(other_user)
+    body = {"post_id": post.pk, "dir": 1}
+    # The first like, still running in another session: it holds the claim, uncommitted.
     first = psycopg2.connect(**connection.get_connection_params())
     try:
         now = timezone.now()
-        fingerprint = body_fingerprint(POST)
         with first.cursor() as cursor:
             cursor.execute(
                 queries.CLAIM_POSTGRESQL,
                 [
-                    _lock_id(user.pk, "posts", "key-1"),
+                    _lock_id(user.pk, "votes", "vote-1"),
                     user.pk,
-                    "posts",
-                    "key-1",
-                    fingerprint,
+                    "votes",
+                    "vote-1",
+                    body_fingerprint(body),
                     now,
                     now + timedelta(hours=1),
                 ],
             )
             claim_id = cursor.fetchone()[0]
-        busy = create(auth_client)
+        busy = vote(auth_client, post.pk, 1)
         assert busy.status_code == 409
         assert set(busy.json()) == {"detail"}
         assert busy.headers["Retry-After"] == "1"
-        assert not Post.objects.exists()
+        assert not Vote.objects.exists()
 
         with first.cursor() as cursor:
-            cursor.execute(queries.ANSWER, [201, '{"id": 7}', claim_id])
+            cursor.execute(queries.ANSWER, [201, '{"detail": "Vote added."}', claim_id])
         first.commit()
-        done = create(auth_client)
+        done = vote(auth_client, post.pk, 1)
+        assert (done.status_code, done.json(), done.headers["Idempotent-Replayed"]) == (
+            201,
+            {"detail": "Vote added."},
+            "true",
+        )
+        assert not Vote.objects.exists()  # the first "ran" in the other session only
+    finally:
+        first.close()
+
+
+def _in_a_thread_of_its_own(function, *args):
+    try:
+        return function(*args)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_while_the_first_create_is_writing_waits_for_its_answer(auth_client, user):
+    if connection.vendor != "postgresql":
+        pytest.skip("the create's INSERT keeps its answer on PostgreSQL only")
+    # The first create's INSERT, in flight in another session: its kept answer is uncommitted.
+    first = psycopg2.connect(**connection.get_connection_params())
+    try:
+        now = timezone.now()
+        keeping = queries.Keeping(
+            user.pk, "posts", "key-1", body_fingerprint(POST), now, now + timedelta(hours=1)
+        )
+        with first.cursor() as cursor:
+            cursor.execute(queries.KEEP, keeping.values(201, '{"id": 7}'))
+        with ThreadPoolExecutor(1) as pool:
+            repeat = pool.submit(_in_a_thread_of_its_own, create, auth_client)
+            # The repeat's INSERT waits on the unique key until the first commits or rolls back.
+            with pytest.raises(TimeoutError):
+                repeat.result(timeout=1)
+            first.commit()
+            done = repeat.result(timeout=10)
         assert (done.status_code, done.json(), done.headers["Idempotent-Replayed"]) == (
             201,
             {"id": 7},
             "true",
         )
+        assert not Post.objects.exists()
     finally:
         first.close()
