@@ -79,15 +79,7 @@ def _keeping(request, endpoint: str, key: str) -> queries.Keeping:
 
 def _answer_once(view, request, handler, args, kwargs, keeping: queries.Keeping) -> Response:
     with transaction.atomic():
-        claim_id = queries.claim(
-            lock_id=_lock_id(keeping.user_id, keeping.endpoint, keeping.key),
-            user_id=keeping.user_id,
-            endpoint=keeping.endpoint,
-            key=keeping.key,
-            fingerprint=keeping.fingerprint,
-            now=keeping.now,
-            expires_at=keeping.expires_at,
-        )
+        claim_id = queries.claim(keeping, lock_id=_lock_id(keeping.user_id, keeping.endpoint, keeping.key))
         if claim_id is not None:
             response = _run(view, request, handler, args, kwargs)
             if response.status_code >= 500:
@@ -99,41 +91,40 @@ def _answer_once(view, request, handler, args, kwargs, keeping: queries.Keeping)
         return _kept_answer(keeping)
 
 
-def _answer_in_the_write(view, request, handler, args, kwargs, keeping: queries.Keeping) -> Response:
+def _answer_in_the_write(
+    view, request, handler, args, kwargs, keeping: queries.Keeping, *, again: bool = False
+) -> Response:
     """The handler's new row keeps the answer in its own INSERT; a kept key fails that INSERT.
 
     No claim comes first, so no repeat ever finds this one "still running": a repeat that
     reaches the database while the first's INSERT is in flight waits the moment it takes and
     then gets its answer. An answer without a write (a 4xx) is kept on its own.
     """
-    for attempt in (1, 2):
-        pending = writes.Pending(keeping)
-        setattr(request, writes.PENDING, pending)
-        try:
-            response = _run(view, request, handler, args, kwargs)
-        except IntegrityError as error:
-            if not queries.key_taken(error):
-                raise
-            kept = _kept(keeping)
-            if kept is None and attempt == 1 and queries.drop_expired(keeping):
-                continue  # the key's answer had expired: this request is a new one
-            return _replay(kept, keeping)
-        finally:
-            delattr(request, writes.PENDING)
-        if pending.kept or response.status_code >= 500:
-            return response
-        if queries.keep(keeping, response.status_code, writes.encode_answer(response.data)):
-            return response
-        return _kept_answer(keeping)
-    raise AssertionError("unreachable: the second attempt always answers")
+    pending = writes.Pending(keeping)
+    setattr(request, writes.PENDING, pending)
+    try:
+        response = _run(view, request, handler, args, kwargs)
+    except IntegrityError as error:
+        if not queries.key_taken(error):
+            raise
+        response = None
+    finally:
+        delattr(request, writes.PENDING)
+    if response is None:  # the key is kept already
+        kept = queries.kept(keeping)
+        if kept is None and not again and queries.drop_expired(keeping):
+            # Its answer had expired: this request is a new one.
+            return _answer_in_the_write(view, request, handler, args, kwargs, keeping, again=True)
+        return _replay(kept, keeping)
+    if pending.kept or response.status_code >= 500:
+        return response
+    if queries.keep(keeping, response.status_code, writes.encode_answer(response.data)):
+        return response
+    return _kept_answer(keeping)
 
 
 def _kept_answer(keeping: queries.Keeping) -> Response:
-    return _replay(_kept(keeping), keeping)
-
-
-def _kept(keeping: queries.Keeping) -> queries.Kept | None:
-    return queries.kept(user_id=keeping.user_id, endpoint=keeping.endpoint, key=keeping.key, now=keeping.now)
+    return _replay(queries.kept(keeping), keeping)
 
 
 def _replay(kept: queries.Kept | None, keeping: queries.Keeping) -> Response:

@@ -57,42 +57,6 @@ class Kept:
     body: str
 
 
-def claim(
-    *,
-    lock_id: int,
-    user_id: int,
-    endpoint: str,
-    key: str,
-    fingerprint: str,
-    now: datetime,
-    expires_at: datetime,
-) -> int | None:
-    """The id of a row now reserved for this request's answer, or None when the key is taken."""
-    values = [user_id, endpoint, key, fingerprint, now, expires_at]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(CLAIM_POSTGRESQL, [lock_id, *values])
-        else:
-            cursor.execute(CLAIM_SQLITE, values)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def answer(*, claim_id: int, status: int, body: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(ANSWER, [status, body, claim_id])
-
-
-def kept(*, user_id: int, endpoint: str, key: str, now: datetime) -> Kept | None:
-    """The answer kept for this key, or None while the request holding it is still running."""
-    with connection.cursor() as cursor:
-        cursor.execute(KEPT, [user_id, endpoint, key, now])
-        row = cursor.fetchone()
-    if row is None or row[1] == CLAIMED:
-        return None
-    return Kept(*row)
-
-
 @dataclass(frozen=True)
 class Keeping:
     """What a keyed request keeps with its answer: whose key, for which endpoint, the body's
@@ -109,6 +73,40 @@ class Keeping:
         """The row's columns in _CLAIM_COLUMNS order."""
         who = [self.user_id, self.endpoint, self.key, self.fingerprint]
         return [*who, status, body, self.now, self.expires_at]
+
+
+def claim(keeping: Keeping, *, lock_id: int) -> int | None:
+    """The id of a row now reserved for this request's answer, or None when the key is taken."""
+    values = [
+        keeping.user_id,
+        keeping.endpoint,
+        keeping.key,
+        keeping.fingerprint,
+        keeping.now,
+        keeping.expires_at,
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(CLAIM_POSTGRESQL, [lock_id, *values])
+        else:
+            cursor.execute(CLAIM_SQLITE, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def answer(*, claim_id: int, status: int, body: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(ANSWER, [status, body, claim_id])
+
+
+def kept(keeping: Keeping) -> Kept | None:
+    """The answer kept for this key, or None while the request holding it is still running."""
+    with connection.cursor() as cursor:
+        cursor.execute(KEPT, [keeping.user_id, keeping.endpoint, keeping.key, keeping.now])
+        row = cursor.fetchone()
+    if row is None or row[1] == CLAIMED:
+        return None
+    return Kept(*row)
 
 
 def keep_with_write(keeping: Keeping, status: int, body: str, sql: str, params) -> tuple[str, list]:

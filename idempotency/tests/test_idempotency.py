@@ -60,7 +60,7 @@ def test_a_repeat_writes_nothing(auth_client):
     assert Post.objects.count() == 1
 
 
-def test_a_keyed_create_costs_no_statement_more_on_postgresql(auth_client):
+def test_what_a_keyed_create_adds_to_the_statements(auth_client):
     with CaptureQueriesContext(connection) as plain:
         auth_client.post("/api/v1/posts/", POST, format="json")
     with CaptureQueriesContext(connection) as keyed:
