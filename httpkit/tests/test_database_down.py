@@ -23,8 +23,9 @@ from testing.live import free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-# Free ports of this test's own ranges on the shared machine.
-PG_PORT = free_ports(range(54320, 54330), 1)[0]
+# Free ports of this test's own ranges on the shared machine, all below Linux's ephemeral range
+# (32768-60999), where any outgoing connection may take a port between this check and its use.
+PG_PORT = free_ports(range(9200, 9210), 1)[0]
 WEB_PORT = free_ports(range(8230, 8240), 1)[0]
 BASE = f"http://127.0.0.1:{WEB_PORT}"
 PASSWORD = "correct-horse-battery-staple"
