@@ -29,16 +29,14 @@ RETURNING id"""  # noqa: S608
 # advisory lock, taken first, tells at once; it is released at commit or rollback.
 CLAIM_POSTGRESQL = f"""WITH free AS (SELECT pg_try_advisory_xact_lock(%s) AS ok)
 INSERT INTO {TABLE} ({_CLAIM_COLUMNS})
-SELECT %s, %s, %s, %s, {CLAIMED}, '', %s, %s FROM free WHERE ok
-{_TAKE_OVER_EXPIRED}"""  # noqa: S608
-# SQLite lets one writer at a time: a second request waits for the first to commit.
-CLAIM_SQLITE = f"""INSERT INTO {TABLE} ({_CLAIM_COLUMNS})
-VALUES (%s, %s, %s, %s, {CLAIMED}, '', %s, %s)
+SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM free WHERE ok
 {_TAKE_OVER_EXPIRED}"""  # noqa: S608
 # An answer kept as it is given, with no claim before it: prefixed to the INSERT that makes the
 # write (a data-modifying WITH, which PostgreSQL runs with the statement whether or not the
 # statement reads it), or on its own for an answer without a write. Without ON CONFLICT in the
-# prefix a kept key fails the whole statement, the write included.
+# prefix a kept key fails the whole statement, the write included. KEEP with the placeholder
+# status is also the claim on SQLite, which lets one writer at a time: a second request waits
+# for the first to commit.
 _KEEP_VALUES = f"INSERT INTO {TABLE} ({_CLAIM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
 KEEP_WITH_WRITE = f"WITH kept AS ({_KEEP_VALUES})\n"
 KEEP = f"{_KEEP_VALUES}\n{_TAKE_OVER_EXPIRED}"
@@ -77,19 +75,12 @@ class Keeping:
 
 def claim(keeping: Keeping, *, lock_id: int) -> int | None:
     """The id of a row now reserved for this request's answer, or None when the key is taken."""
-    values = [
-        keeping.user_id,
-        keeping.endpoint,
-        keeping.key,
-        keeping.fingerprint,
-        keeping.now,
-        keeping.expires_at,
-    ]
+    values = keeping.values(CLAIMED, "")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(CLAIM_POSTGRESQL, [lock_id, *values])
         else:
-            cursor.execute(CLAIM_SQLITE, values)
+            cursor.execute(KEEP, values)
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 
 from django.db.models import Q
@@ -104,7 +105,7 @@ class PostViewSet(viewsets.ModelViewSet):
         # save_new rather than serializer.save(): under an Idempotency-Key the INSERT also keeps
         # the answer, rendered by the serializer from the post about to be written.
         post = Post(owner=self.request.user, **serializer.validated_data)
-        render = lambda: serializer.to_representation(post)  # noqa: E731
+        render = functools.partial(serializer.to_representation, post)
         save_new(self.request, post, render=render, status=status.HTTP_201_CREATED)
         serializer.instance = post
 

@@ -362,18 +362,13 @@ def test_a_repeat_while_the_first_is_running_is_409(auth_client, user, other_use
     first = psycopg2.connect(**connection.get_connection_params())
     try:
         now = timezone.now()
+        keeping = queries.Keeping(
+            user.pk, "votes", "vote-1", body_fingerprint(body), now, now + timedelta(hours=1)
+        )
         with first.cursor() as cursor:
             cursor.execute(
                 queries.CLAIM_POSTGRESQL,
-                [
-                    _lock_id(user.pk, "votes", "vote-1"),
-                    user.pk,
-                    "votes",
-                    "vote-1",
-                    body_fingerprint(body),
-                    now,
-                    now + timedelta(hours=1),
-                ],
+                [_lock_id(user.pk, "votes", "vote-1"), *keeping.values(queries.CLAIMED, "")],
             )
             claim_id = cursor.fetchone()[0]
         busy = vote(auth_client, post.pk, 1)
