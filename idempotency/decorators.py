@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
-from rest_framework.utils.encoders import JSONEncoder
 
 from httpkit.idempotency import (
     KEY_PATTERN,
@@ -34,7 +33,6 @@ from httpkit.idempotency import (
 from . import queries, writes
 
 _valid_key = re.compile(KEY_PATTERN).fullmatch
-_fallback = JSONEncoder()
 
 
 def idempotent(endpoint: str, *, writes_one_row: bool = False):
@@ -150,7 +148,7 @@ def body_fingerprint(data) -> str:
     """SHA-256 of the parsed body in a canonical form: key order and spacing do not matter."""
     if hasattr(data, "lists"):  # a QueryDict, from a form
         data = dict(data.lists())
-    canonical = orjson.dumps(data, default=_fallback.default, option=orjson.OPT_SORT_KEYS)
+    canonical = orjson.dumps(data, default=writes.encode_other, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 

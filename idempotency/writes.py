@@ -28,12 +28,13 @@ from . import queries
 
 # The attribute of the (DRF) request where the decorator leaves what a keyed write must keep.
 PENDING = "_idempotency_pending"
-_fallback = JSONEncoder()
+# What orjson cannot encode itself (lazy strings, Decimal, ...), as DRF's JSON renderer does it.
+encode_other = JSONEncoder().default
 
 
 def encode_answer(data) -> str:
     """A response's data as the JSON text kept for its repeats."""
-    return orjson.dumps(data, default=_fallback.default).decode()
+    return orjson.dumps(data, default=encode_other).decode()
 
 
 @dataclass
