@@ -13,7 +13,7 @@ counter is one Lua call and ~35-60 us of CPU (measured on the development machin
 The first budget throttle of a request counts all of the request's budgets in that one call, so a
 new post or a like (two budgets) costs one round trip too.
 
-Each throttle records where its budget stands on the request; `RateLimitHeadersMiddleware`
+The count records the tightest budget on the request; `RateLimitHeadersMiddleware`
 writes the tightest one (fewest requests remaining, then the later reset) as headers.
 If the cache cannot be reached, requests are let through (fair use protects capacity; an outage
 of the cache must not become an outage of the API) and the process leaves the cache alone for
@@ -51,12 +51,6 @@ class Budget(NamedTuple):
 
     def tighter_than(self, other: "Budget") -> bool:
         return (self.remaining, -self.reset) < (other.remaining, -other.reset)
-
-
-def budget_rate(scope: str) -> str | None:
-    """The rate of a scope from DEFAULT_THROTTLE_RATES, or None when it is off."""
-    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
-    return None if rate is None or rate.strip().lower() in OFF else rate
 
 
 def count_hits(windows: dict[str, int], now: float) -> dict[str, tuple[int, float]]:
@@ -163,40 +157,67 @@ class _CacheBreaker:
         )
 
 
-def _counted(request, view) -> dict[str, Budget]:
-    """Every budget of the request by scope, counted once by the first throttle that asks: one
-    round trip. Empty when the cache is unreachable (nothing counted, nothing refused)."""
+def _counted(request, view) -> dict[type, Budget]:
+    """Every budget of the request by throttle class, counted once by the first throttle that
+    asks: one round trip. The tightest is recorded for the headers. Empty for anonymous and staff
+    requests, while every budget the request touches is off, and when the cache is unreachable
+    (nothing counted, nothing refused)."""
     http_request = request._request
-    counted = getattr(http_request, "_budgets_counted", None)
-    if counted is None:
-        counted = {}
-        budgets = {}
-        for throttle in view.get_throttles():
-            if isinstance(throttle, BudgetThrottle) and (budget := throttle.budget_window(request, view)):
-                budgets[throttle.scope] = budget
-        if budgets and not _CacheBreaker.skipping():
-            try:
-                hits = count_hits({key: seconds for key, _, seconds in budgets.values()}, time.time())
-            except Exception:
-                _CacheBreaker.trip()
-            else:
-                for scope, (key, limit, _) in budgets.items():
-                    count, reset = hits[key]
-                    counted[scope] = Budget(limit, limit - count, reset)
-        http_request._budgets_counted = counted
+    try:
+        return http_request._budgets_counted
+    except AttributeError:
+        pass
+    counted = http_request._budgets_counted = {}
+    user = request.user
+    if not user.is_authenticated or user.is_staff:
+        return counted
+    rates = api_settings.DEFAULT_THROTTLE_RATES
+    windows = {}
+    action = getattr(view, "action", None) or request.method.lower()
+    for throttle_class, scope in _scopes(type(view), action):
+        if window := _window(rates.get(scope)):
+            key = BudgetThrottle.cache_format % {"scope": scope, "ident": user.pk}
+            windows[throttle_class] = (key, *window)
+    if not windows or _CacheBreaker.skipping():
+        return counted
+    try:
+        hits = count_hits({key: seconds for key, _, seconds in windows.values()}, time.time())
+    except Exception:
+        _CacheBreaker.trip()
+        return counted
+    tightest = None
+    for throttle_class, (key, limit, _) in windows.items():
+        count, reset = hits[key]
+        budget = counted[throttle_class] = Budget(limit, limit - count, reset)
+        if tightest is None or budget.tighter_than(tightest):
+            tightest = budget
+    # On the Django request, where the middleware finds it (DRF's Request wraps it).
+    setattr(http_request, REQUEST_ATTRIBUTE, tightest._replace(remaining=max(0, tightest.remaining)))
     return counted
 
 
+@functools.cache
+def _scopes(view_class: type, action: str) -> tuple[tuple[type, str], ...]:
+    """(throttle class, scope) of each budget an action of a view class counts against."""
+    budgets = [throttle for throttle in view_class.throttle_classes if issubclass(throttle, BudgetThrottle)]
+    scoped = ((throttle, throttle.scope_of(view_class, action)) for throttle in budgets)
+    return tuple((throttle, scope) for throttle, scope in scoped if scope)
+
+
 @functools.lru_cache
-def _parsed_rate(rate: str) -> tuple[int, int]:
-    # DRF's own parser (it reads no instance state), once per rate instead of per request.
+def _window(rate: str | None) -> tuple[int, int] | None:
+    """(requests, window seconds) of a rate, or None when the budget is off. DRF's own parser (it
+    reads no instance state), once per rate instead of per request."""
+    if rate is None or rate.strip().lower() in OFF:
+        return None
     return SimpleRateThrottle.parse_rate(None, rate)
 
 
 class BudgetThrottle(SimpleRateThrottle):
     """A per-user budget of one scope: a fixed-window counter in the default cache.
 
-    Anonymous requests and staff users are not counted. The scope comes from `get_scope()`.
+    Anonymous requests and staff users are not counted. A subclass names its scope with `scope`,
+    or per view and action with `scope_of` (known from the view class, so resolved once).
     """
 
     cache_format = "budget:%(scope)s:%(ident)s"
@@ -205,43 +226,19 @@ class BudgetThrottle(SimpleRateThrottle):
         # The rate depends on the scope, which may depend on the view: resolved per request.
         pass
 
-    def get_scope(self, request, view) -> str | None:
-        return self.scope
-
-    def budget_window(self, request, view) -> tuple[str, int, int] | None:
-        """(cache key, limit, window seconds) of this budget for the request, or None if uncounted."""
-        user = request.user
-        if not user.is_authenticated or user.is_staff:
-            return None
-        self.scope = self.get_scope(request, view)
-        self.rate = budget_rate(self.scope) if self.scope else None
-        if self.rate is None:
-            return None
-        self.num_requests, self.duration = _parsed_rate(self.rate)
-        return self.get_cache_key(request, view), self.num_requests, self.duration
+    @classmethod
+    def scope_of(cls, view_class: type, action: str) -> str | None:
+        return cls.scope
 
     def allow_request(self, request, view):
-        self.scope = self.get_scope(request, view)
-        budget = _counted(request, view).get(self.scope) if self.scope else None
+        budget = _counted(request, view).get(type(self))
         if budget is None:
             return True
         self.reset = budget.reset
-        self._record(request, budget._replace(remaining=max(0, budget.remaining)))
         return budget.remaining >= 0
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
     def wait(self):
         return max(1, math.ceil(self.reset - self.timer()))
-
-    @staticmethod
-    def _record(request, budget: Budget) -> None:
-        # On the Django request, where the middleware finds it (DRF's Request wraps it).
-        http_request = request._request
-        current = getattr(http_request, REQUEST_ATTRIBUTE, None)
-        if current is None or budget.tighter_than(current):
-            setattr(http_request, REQUEST_ATTRIBUTE, budget)
 
 
 class UserBudget(BudgetThrottle):
@@ -251,16 +248,14 @@ class UserBudget(BudgetThrottle):
 
 
 class ActionBudget(BudgetThrottle):
-    """The narrower budget of a write: the view maps actions to scopes in `throttle_scopes`.
+    """The narrower budget of a write: the view class maps actions to scopes in `throttle_scopes`.
 
     The key is the viewset action (`create`) or, on a plain APIView, the method (`post`).
     """
 
-    def get_scope(self, request, view):
-        scopes = getattr(view, "throttle_scopes", None)
-        if not scopes:
-            return None
-        return scopes.get(getattr(view, "action", None) or request.method.lower())
+    @classmethod
+    def scope_of(cls, view_class, action):
+        return getattr(view_class, "throttle_scopes", {}).get(action)
 
 
 class RateLimitHeadersMiddleware:
