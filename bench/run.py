@@ -221,6 +221,14 @@ class Server:
             time.sleep(0.2)
         raise SystemExit(f"gunicorn did not come up; see {self.logfile}")
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU used so far by gunicorn and its workers (steal time is not in it)."""
+        pids = [self.process.pid] if self.process else []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and self.process and _proc_stat(entry.name)[1] == self.process.pid:
+                pids.append(int(entry.name))
+        return sum(_proc_stat(str(pid))[0] for pid in pids)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -228,6 +236,27 @@ class Server:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: str) -> tuple[float, int]:
+    """(user + system CPU seconds, parent pid) of a process; (0, 0) once it is gone."""
+    try:
+        fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0
+    return (int(fields[11]) + int(fields[12])) / TICK, int(fields[1])
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (user, nice, system, irq, softirq; not idle,
+    I/O wait or steal): the server, PostgreSQL, Redis and wrk alike."""
+    user, nice, system, _idle, _iowait, irq, softirq, *_ = (
+        int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    )
+    return (user + nice + system + irq + softirq) / TICK
 
 
 def http(url: str, data: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
@@ -359,10 +388,12 @@ def run_wrk(args, server: Server, name: str, spec: dict, connections: int) -> di
         command += ["-s", str(LUA), server.url]
         if args.client_cpus:
             command = ["taskset", "-c", args.client_cpus, *command]
+        server_cpu, machine_cpu = server.cpu_seconds(), machine_busy_seconds()
         try:
             output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
         finally:
             os.unlink(handle.name)
+        server_cpu, machine_cpu = server.cpu_seconds() - server_cpu, machine_busy_seconds() - machine_cpu
         result = json.loads(output.split("BENCH-RESULT ", 1)[1])
     seconds = result["duration_us"] / 1e6
     codes = {int(code): n for code, n in result["codes"].items()}
@@ -370,6 +401,9 @@ def run_wrk(args, server: Server, name: str, spec: dict, connections: int) -> di
         "scenario": name,
         "connections": connections,
         "rps": result["requests"] / seconds,
+        # CPU per request (ms): of the gunicorn processes, and of the whole machine.
+        "server_cpu_ms": server_cpu * 1000 / max(result["requests"], 1),
+        "machine_cpu_ms": machine_cpu * 1000 / max(result["requests"], 1),
         "p50_ms": result["p50_us"] / 1000,
         "p90_ms": result["p90_us"] / 1000,
         "p99_ms": result["p99_us"] / 1000,
@@ -411,7 +445,13 @@ def summarize(runs: dict[str, list[dict]]) -> list[dict]:
     first = next(iter(runs.values()))
     rows = []
     for label, measured in runs.items():
-        ratios = sorted(row["rps"] / base["rps"] for row, base in zip(measured, first, strict=True))
+        pairs = list(zip(measured, first, strict=True))
+        ratios = sorted(row["rps"] / base["rps"] for row, base in pairs)
+        # CPU per request, as a ratio in the sense of req/s: the first's CPU over this one's.
+        cpu_ratios = {
+            kind: statistics.median(base[kind] / row[kind] if row[kind] else 0.0 for row, base in pairs)
+            for kind in ("server_cpu_ms", "machine_cpu_ms")
+        }
         codes: dict[int, int] = {}
         for row in measured:
             for code, n in row["codes"].items():
@@ -424,6 +464,10 @@ def summarize(runs: dict[str, list[dict]]) -> list[dict]:
                 "ratio": statistics.median(ratios),
                 "ratio_min": ratios[0],
                 "ratio_max": ratios[-1],
+                "server_cpu_ms": statistics.median(row["server_cpu_ms"] for row in measured),
+                "server_cpu_ratio": cpu_ratios["server_cpu_ms"],
+                "machine_cpu_ms": statistics.median(row["machine_cpu_ms"] for row in measured),
+                "machine_cpu_ratio": cpu_ratios["machine_cpu_ms"],
                 "p50_ms": statistics.median(row["p50_ms"] for row in measured),
                 "p99_ms": statistics.median(row["p99_ms"] for row in measured),
                 "non_2xx": sum(row["non_2xx"] for row in measured),
@@ -437,15 +481,20 @@ def summarize(runs: dict[str, list[dict]]) -> list[dict]:
 def print_variants(rows: list[dict], rounds: int) -> None:
     """Each scenario under each variant: median req/s, and the median of its per-round ratios."""
     print(f"\nIn turns, {rounds} rounds (ratio: median and range of each round's req/s over the")
-    print("first variant's in the same round; with --in-turns, over the first scenario's)")
+    print("first variant's in the same round; with --in-turns, over the first scenario's).")
+    print("CPU ms per request of the server (gunicorn) and of the whole machine (server, PostgreSQL,")
+    print("Redis, wrk), steal time excluded; `x` is the first's CPU over this one's, in the sense of")
+    print("the req/s ratio (0.95: this one costs 1/0.95 of the first), median of the rounds.")
     print(
-        f"{'scenario':<14}{'variant':<14}{'req/s':>8}{'ratio':>7}{'range':>12}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'non-2xx':>8}{'5xx':>5}  each round's req/s"
+        f"{'scenario':<14}{'variant':<14}{'req/s':>8}{'ratio':>7}{'range':>12}{'server':>8}{'x':>6}"
+        f"{'machine':>8}{'x':>6}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'5xx':>5}  each round's req/s"
     )
     for row in rows:
         spread = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
+        cpu = f"{row['server_cpu_ms']:>8.3f}{row['server_cpu_ratio']:>6.2f}"
+        cpu += f"{row['machine_cpu_ms']:>8.3f}{row['machine_cpu_ratio']:>6.2f}"
         print(
-            f"{row['scenario']:<14}{row['variant']:<14}{row['rps']:>8.1f}{row['ratio']:>7.2f}{spread:>12}"
+            f"{row['scenario']:<14}{row['variant']:<14}{row['rps']:>8.1f}{row['ratio']:>7.2f}{spread:>12}{cpu}"
             f"{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['non_2xx']:>8}{row['5xx']:>5}  "
             + " ".join(f"{rps:.0f}" for rps in row["rps_all"])
         )

@@ -11,7 +11,11 @@ instead, read and rewritten whole on every request: at 600/min a 600-float list 
 unpickled and pickled per request, 2 round trips and ~220 us of CPU against Redis, where the
 counter is one Lua call and ~35-60 us of CPU (measured on the development machine; docs/fair-use.md).
 The first budget throttle of a request counts all of the request's budgets in that one call, so a
-new post or a like (two budgets) costs one round trip too.
+new post or a like (two budgets) costs one round trip too. With a bearer token that call is sent
+ahead, by the authentication, as soon as the token names its user and before the user's row is
+read (`count_ahead`): the two round trips overlap and the throttle finds the answer waiting. A
+request whose credentials then fail gets its count taken back; one that ends before its throttles
+ran (a permission refused) has its answer read at the end, by the middleware, and stays counted.
 
 The count records the tightest budget on the request; `RateLimitHeadersMiddleware`
 writes the tightest one (fewest requests remaining, then the later reset) as headers.
@@ -58,7 +62,7 @@ def count_hits(windows: dict[str, int], now: float) -> dict[str, tuple[int, floa
     and the Unix time its window ends."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        return _count_hits_redis(backend, windows, now)
+        return _read_count(_send_count(backend, windows, now))
     return {key: _count_hit_generic(backend, key, duration, now) for key, duration in windows.items()}
 
 
@@ -98,9 +102,16 @@ def _redis_connection(backend: RedisCache) -> Connection:
     return connection
 
 
-def _count_hits_redis(
-    backend: RedisCache, windows: dict[str, int], now: float
-) -> dict[str, tuple[int, float]]:
+class _Sent(NamedTuple):
+    """A count sent to Redis whose answer is still to be read on `connection`."""
+
+    connection: Connection
+    windows: dict[str, int]  # cache key -> window seconds
+    arguments: tuple
+    now: float
+
+
+def _send_count(backend: RedisCache, windows: dict[str, int], now: float) -> _Sent:
     # Django's cache API would need add, incr (itself EXISTS + INCR) and a second key for the
     # window's end, per budget: 4 round trips each where the script takes one for all.
     # The keys are ours (no validation needed) and hiredis packs the command in one C call:
@@ -108,19 +119,57 @@ def _count_hits_redis(
     keys = [backend.make_key(key) for key in windows]
     arguments = (len(keys), *keys, *(seconds * 1000 for seconds in windows.values()))
     connection = _redis_connection(backend)
+    if getattr(connection, "budget_answer_due", False):
+        # A request that sent its count ahead ended without reading the answer (it always should):
+        # a new connection rather than that stale answer for this request.
+        connection.disconnect()
+    try:
+        connection.send_packed_command([pack_command(("EVALSHA", COUNT_HITS_SHA, *arguments))])
+    except Exception:
+        connection.disconnect()
+        raise
+    connection.budget_answer_due = True
+    return _Sent(connection, windows, arguments, now)
+
+
+def _read_count(sent: _Sent) -> dict[str, tuple[int, float]]:
+    connection = sent.connection
     try:
         try:
-            connection.send_packed_command([pack_command(("EVALSHA", COUNT_HITS_SHA, *arguments))])
             answers = connection.read_response()
         except NoScriptError:
             # First call on this Redis (or after a restart): EVAL sends the script and caches it.
-            connection.send_packed_command([pack_command(("EVAL", COUNT_HITS_LUA, *arguments))])
+            connection.send_packed_command([pack_command(("EVAL", COUNT_HITS_LUA, *sent.arguments))])
             answers = connection.read_response()
     except Exception:
         # The next call connects afresh instead of reading a half-finished answer.
         connection.disconnect()
         raise
-    return {key: (count, now + ttl_ms / 1000) for key, (count, ttl_ms) in zip(windows, answers, strict=True)}
+    connection.budget_answer_due = False
+    now = sent.now
+    return {
+        key: (count, now + ttl_ms / 1000) for key, (count, ttl_ms) in zip(sent.windows, answers, strict=True)
+    }
+
+
+def _take_back(sent: _Sent) -> None:
+    """Undo a count whose request turned out not to count (its answer not read yet)."""
+    connection = sent.connection
+    try:
+        try:
+            connection.read_response()
+        except NoScriptError:
+            # Redis did not know the script: nothing was counted.
+            connection.budget_answer_due = False
+            return
+        keys = sent.arguments[1 : 1 + sent.arguments[0]]
+        connection.send_packed_command([pack_command(("DECR", key)) for key in keys])
+        for _ in keys:
+            connection.read_response()
+        connection.budget_answer_due = False
+    except Exception:
+        connection.disconnect()
+        raise
 
 
 def _count_hit_generic(backend, key: str, duration: int, now: float) -> tuple[int, float]:
@@ -157,11 +206,45 @@ class _CacheBreaker:
         )
 
 
+# Where a count sent ahead waits to be read, on the Django request.
+SENT_ATTRIBUTE = "_budgets_sent"
+
+
+def count_ahead(request, user_id: int) -> None:
+    """Send the count of the request's budgets for `user_id` (from a verified token) without
+    waiting for the answer: the authentication calls this before it reads the user's row, so
+    the two round trips overlap. `_counted` reads the answer; `take_back` undoes it if the
+    credentials fail. Only on Redis; any other cache counts when the throttles ask."""
+    backend = caches["default"]
+    view = request.parser_context.get("view")
+    if not isinstance(backend, RedisCache) or view is None or _CacheBreaker.skipping():
+        return
+    windows = _windows(view, request, user_id)
+    if not windows:
+        return
+    try:
+        sent = _send_count(backend, {key: seconds for key, _, seconds in windows.values()}, time.time())
+    except Exception:
+        _CacheBreaker.trip()
+        return
+    setattr(request._request, SENT_ATTRIBUTE, (sent, windows))
+
+
+def take_back(request) -> None:
+    """Undo a count sent ahead for a request that does not count after all: its credentials failed
+    or its user is staff."""
+    if waiting := request._request.__dict__.pop(SENT_ATTRIBUTE, None):
+        try:
+            _take_back(waiting[0])
+        except Exception:
+            _CacheBreaker.trip()
+
+
 def _counted(request, view) -> dict[type, Budget]:
     """Every budget of the request by throttle class, counted once by the first throttle that
-    asks: one round trip. The tightest is recorded for the headers. Empty for anonymous and staff
-    requests, while every budget the request touches is off, and when the cache is unreachable
-    (nothing counted, nothing refused)."""
+    asks: one round trip (or its answer, if the count was sent ahead). The tightest is recorded
+    for the headers. Empty for anonymous and staff requests, while every budget the request
+    touches is off, and when the cache is unreachable (nothing counted, nothing refused)."""
     http_request = request._request
     try:
         return http_request._budgets_counted
@@ -170,21 +253,24 @@ def _counted(request, view) -> dict[type, Budget]:
     counted = http_request._budgets_counted = {}
     user = request.user
     if not user.is_authenticated or user.is_staff:
+        # Staff: a count sent ahead (the token named the user, the row said staff) is undone.
+        take_back(request)
         return counted
-    rates = api_settings.DEFAULT_THROTTLE_RATES
-    windows = {}
-    action = getattr(view, "action", None) or request.method.lower()
-    for throttle_class, scope in _scopes(type(view), action):
-        if window := _window(rates.get(scope)):
-            key = BudgetThrottle.cache_format % {"scope": scope, "ident": user.pk}
-            windows[throttle_class] = (key, *window)
-    if not windows or _CacheBreaker.skipping():
-        return counted
-    try:
-        hits = count_hits({key: seconds for key, _, seconds in windows.values()}, time.time())
-    except Exception:
-        _CacheBreaker.trip()
-        return counted
+    if waiting := http_request.__dict__.pop(SENT_ATTRIBUTE, None):
+        sent, windows = waiting
+        try:
+            hits = _read_count(sent)
+        except Exception:
+            _CacheBreaker.trip()
+            return counted
+    else:
+        if not (windows := _windows(view, request, user.pk)) or _CacheBreaker.skipping():
+            return counted
+        try:
+            hits = count_hits({key: seconds for key, _, seconds in windows.values()}, time.time())
+        except Exception:
+            _CacheBreaker.trip()
+            return counted
     tightest = None
     for throttle_class, (key, limit, _) in windows.items():
         count, reset = hits[key]
@@ -194,6 +280,19 @@ def _counted(request, view) -> dict[type, Budget]:
     # On the Django request, where the middleware finds it (DRF's Request wraps it).
     setattr(http_request, REQUEST_ATTRIBUTE, tightest._replace(remaining=max(0, tightest.remaining)))
     return counted
+
+
+def _windows(view, request, user_id: int) -> dict[type, tuple[str, int, int]]:
+    """Throttle class -> (cache key, limit, window seconds) of each budget the request counts
+    against that is on."""
+    rates = api_settings.DEFAULT_THROTTLE_RATES
+    windows = {}
+    action = getattr(view, "action", None) or request.method.lower()
+    for throttle_class, scope in _scopes(type(view), action):
+        if window := _window(rates.get(scope)):
+            key = BudgetThrottle.cache_format % {"scope": scope, "ident": user_id}
+            windows[throttle_class] = (key, *window)
+    return windows
 
 
 @functools.cache
@@ -259,13 +358,21 @@ class ActionBudget(BudgetThrottle):
 
 
 class RateLimitHeadersMiddleware:
-    """X-RateLimit-Limit, -Remaining and -Reset of the tightest budget the request counted in."""
+    """X-RateLimit-Limit, -Remaining and -Reset of the tightest budget the request counted in.
+
+    A count sent ahead whose answer no throttle read (the request ended before its throttles
+    ran, e.g. a permission refused) is read here, leaving the connection ready for the next."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
+        if waiting := request.__dict__.pop(SENT_ATTRIBUTE, None):
+            try:
+                _read_count(waiting[0])
+            except Exception:
+                _CacheBreaker.trip()
         budget = getattr(request, REQUEST_ATTRIBUTE, None)
         if budget is not None:
             response["X-RateLimit-Limit"] = str(budget.limit)

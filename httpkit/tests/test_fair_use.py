@@ -30,14 +30,20 @@ def fresh_counters():
     throttling._CacheBreaker.down_until = 0.0
 
 
-@pytest.fixture
-def budgets(settings):
-    """Turn budgets on: `budgets(user="3/min")`; the ones not named stay off."""
+@pytest.fixture(params=["local memory", "redis"])
+def budgets(request, settings):
+    """Turn budgets on: `budgets(user="3/min")`; the ones not named stay off. Each test runs
+    counting in local memory (counted when the throttles ask) and in Redis (a bearer request's
+    count sent ahead by the authentication)."""
+    if request.param == "redis":
+        settings.CACHES = redis_caches(REDIS_URL)
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
     def turn_on(user: str = "off", posts: str = "off", votes: str = "off") -> None:
         rates = {"user": user, "posts": posts, "votes": votes}
         settings.REST_FRAMEWORK = {**django_settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
 
+    turn_on.kind = request.param
     return turn_on
 
 
@@ -174,6 +180,8 @@ def test_staff_users_are_exempt_and_get_no_headers(budgets, make_user):
     answers += [client.post("/api/v1/posts/", {"title": "t", "content": "c"}) for _ in range(2)]
     assert [answer.status_code for answer in answers] == [200] * 4 + [201] * 2
     assert not any(name in answer for answer in answers for name in RATE_HEADERS)
+    assert cache.get(f"budget:user:{staff.pk}", 0) == 0
+    assert cache.get(f"budget:posts:{staff.pk}", 0) == 0
 
 
 def test_requests_without_valid_credentials_are_not_counted(budgets, api_client, auth_client, user):
@@ -188,6 +196,50 @@ def test_requests_without_valid_credentials_are_not_counted(budgets, api_client,
     first = auth_client.get("/api/v1/posts/")
     assert first.status_code == 200
     assert rate_headers(first)[:2] == (1, 0)
+
+
+def test_a_verified_token_whose_user_may_no_longer_sign_in_is_not_counted(budgets, auth_client, user):
+    budgets(user="5/min")
+    assert rate_headers(auth_client.get("/api/v1/posts/"))[:2] == (5, 4)
+    # The token's signature still holds, and on Redis its count leaves before the row says no.
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert [auth_client.get("/api/v1/posts/").status_code for _ in range(3)] == [401] * 3
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    assert cache.get(f"budget:user:{user.pk}") == 1
+    user.set_password("another-long-passphrase")
+    user.save()
+    assert [auth_client.get("/api/v1/posts/").status_code for _ in range(3)] == [401] * 3
+    assert cache.get(f"budget:user:{user.pk}") == 1
+
+
+def test_counting_keeps_its_redis_connection_from_request_to_request(budgets, redis_cache, auth_client, user):
+    budgets(user="100/min", posts="30/hour")
+    assert auth_client.get("/api/v1/posts/").status_code == 200
+    _, connection = throttling._connections.current
+    socket = connection._sock
+    answers = [auth_client.post("/api/v1/posts/", {"title": "t", "content": "c"}) for _ in range(3)]
+    answers += [auth_client.get("/api/v1/posts/") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [201] * 3 + [200] * 3
+    assert rate_headers(answers[-1])[:2] == (100, 93)
+    assert throttling._connections.current[1]._sock is socket
+
+
+def test_a_request_refused_before_its_throttles_ran_leaves_the_counter_in_step(
+    budgets, auth_client, monkeypatch
+):
+    from rest_framework.permissions import IsAuthenticated
+
+    budgets(user="5/min")
+    assert rate_headers(auth_client.get("/api/v1/posts/"))[:2] == (5, 4)
+    with monkeypatch.context() as patched:
+        patched.setattr(IsAuthenticated, "has_permission", lambda self, request, view: False)
+        assert auth_client.get("/api/v1/posts/").status_code == 403
+    answer = auth_client.get("/api/v1/posts/")
+    # Sent ahead (Redis), the refused request was counted and its answer read at the end; counted
+    # when the throttles ask (local memory), it never was. Either way the next answer is its own.
+    assert rate_headers(answer)[:2] == ((5, 2) if budgets.kind == "redis" else (5, 3))
 
 
 def test_the_budget_refills_when_its_window_ends(budgets, auth_client):
@@ -262,12 +314,13 @@ def test_the_redis_counter_sends_its_script_again_after_a_redis_restart(redis_ca
 
 def test_a_request_counts_all_its_budgets_in_one_cache_call(budgets, redis_cache, auth_client, monkeypatch):
     calls = []
+    send_count = throttling._send_count
 
-    def spy(windows, now):
+    def spy(backend, windows, now):
         calls.append(sorted(windows.values()))
-        return count_hits(windows, now)
+        return send_count(backend, windows, now)
 
-    monkeypatch.setattr(throttling, "count_hits", spy)
+    monkeypatch.setattr(throttling, "_send_count", spy)
     budgets(user="100/min", posts="30/hour")
     assert auth_client.post("/api/v1/posts/", {"title": "t", "content": "c"}).status_code == 201
     assert auth_client.get("/api/v1/posts/").status_code == 200
