@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format migrate clean bench
+.PHONY: help run test lint format migrate clean bench bench-budgets
 
 help:
 	@echo "make run     set up, migrate the database and serve on http://$(HOST):$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint    ruff lint and format check"
 	@echo "make clients generate Python and TypeScript clients and check them on a live server"
 	@echo "make bench   load-test gunicorn on one core with wrk (PostgreSQL; about 15 minutes)"
+	@echo "make bench-budgets  the fair-use budgets on (Redis) against off, in turns (about 8 minutes)"
 
 $(BIN)/python:
 	@echo ">> creating virtualenv $(VENV)"
@@ -82,3 +83,11 @@ clients/ts/node_modules/.installed: clients/ts/package.json clients/ts/package-l
 clients: export DATABASE_URL ?= postgres://root@127.0.0.1:5432/blogapi_clients
 clients: $(VENV)/.dev-installed clients/ts/node_modules/.installed
 	clients/check
+
+# What the fair-use budgets cost: list, get, create and like with every budget on (limits nothing
+# reaches, counted in Redis at BENCH_REDIS) against all off, the two servers taking turns.
+BENCH_REDIS ?= redis://127.0.0.1:6379/3
+BUDGETS_ON := USER_RATE_LIMIT=1000000/min,POST_RATE_LIMIT=1000000/hour,VOTE_RATE_LIMIT=1000000/hour
+bench-budgets:
+	$(MAKE) bench BENCH_ARGS="--no-scaling --scenarios list,get,create,vote --rounds 8 --duration 5 \
+		--warmup 1 --variant off: --variant budgets:$(BUDGETS_ON),CACHE_URL=$(BENCH_REDIS) $(BENCH_ARGS)"
