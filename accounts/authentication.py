@@ -30,7 +30,7 @@ class BearerAuthentication(JWTAuthentication):
         try:
             user = self.get_user(validated_token)
         except (AuthenticationFailed, InvalidToken):
-            throttling.take_back(request)
+            throttling.take_back(request._request)
             raise
         return user, validated_token
 

@@ -14,8 +14,8 @@ The first budget throttle of a request counts all of the request's budgets in th
 new post or a like (two budgets) costs one round trip too. With a bearer token that call is sent
 ahead, by the authentication, as soon as the token names its user and before the user's row is
 read (`count_ahead`): the two round trips overlap and the throttle finds the answer waiting. A
-request whose credentials then fail gets its count taken back; one that ends before its throttles
-ran (a permission refused) has its answer read at the end, by the middleware, and stays counted.
+request whose credentials then fail, whose user is staff, or that ends before its throttles ran
+(a permission refused; by the middleware) gets its count taken back.
 
 The count records the tightest budget on the request; `RateLimitHeadersMiddleware`
 writes the tightest one (fewest requests remaining, then the later reset) as headers.
@@ -230,10 +230,10 @@ def count_ahead(request, user_id: int) -> None:
     setattr(request._request, SENT_ATTRIBUTE, (sent, windows))
 
 
-def take_back(request) -> None:
-    """Undo a count sent ahead for a request that does not count after all: its credentials failed
-    or its user is staff."""
-    if waiting := request._request.__dict__.pop(SENT_ATTRIBUTE, None):
+def take_back(http_request) -> None:
+    """Undo a count sent ahead for a request that does not count after all: its credentials
+    failed, its user is staff, or it ended before its throttles ran (the Django request)."""
+    if waiting := http_request.__dict__.pop(SENT_ATTRIBUTE, None):
         try:
             _take_back(waiting[0])
         except Exception:
@@ -254,7 +254,7 @@ def _counted(request, view) -> dict[type, Budget]:
     user = request.user
     if not user.is_authenticated or user.is_staff:
         # Staff: a count sent ahead (the token named the user, the row said staff) is undone.
-        take_back(request)
+        take_back(http_request)
         return counted
     if waiting := http_request.__dict__.pop(SENT_ATTRIBUTE, None):
         sent, windows = waiting
@@ -360,19 +360,15 @@ class ActionBudget(BudgetThrottle):
 class RateLimitHeadersMiddleware:
     """X-RateLimit-Limit, -Remaining and -Reset of the tightest budget the request counted in.
 
-    A count sent ahead whose answer no throttle read (the request ended before its throttles
-    ran, e.g. a permission refused) is read here, leaving the connection ready for the next."""
+    A count sent ahead that no throttle read (the request ended before its throttles ran, e.g.
+    a permission refused) is taken back here: such a request is not counted, as on any cache."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if waiting := request.__dict__.pop(SENT_ATTRIBUTE, None):
-            try:
-                _read_count(waiting[0])
-            except Exception:
-                _CacheBreaker.trip()
+        take_back(request)
         budget = getattr(request, REQUEST_ATTRIBUTE, None)
         if budget is not None:
             response["X-RateLimit-Limit"] = str(budget.limit)
